@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+import StowageModel
+
+/// The content-addressed blobs of a layout, `blobs/sha256/<hex>`.
+///
+/// A blob appears only complete: it is written to a temporary file, hashed while
+/// written, fsynced, checked, then hard-linked into place. A link never replaces
+/// an existing file, so concurrent writers of the same blob are harmless.
+public struct BlobStore: Sendable {
+    /// `DIR/blobs/sha256`.
+    public let directory: String
+    /// `DIR/.stowage/tmp`, where blobs are written before they are committed.
+    public let temporaryDirectory: String
+
+    /// The largest JSON document (manifest, index, config) Stowage reads into memory.
+    public static let maxDocumentSize = 16 * 1024 * 1024
+
+    /// The path of a blob.
+    public func path(of digest: Digest) -> String { "\(directory)/\(digest.hex)" }
+
+    /// The size of a stored blob, or nil if it is absent.
+    public func size(of digest: Digest) throws -> Int64? {
+        guard let st = try FileSystem.status(path(of: digest)) else { return nil }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw StowageError(.invalidLayout, "\(path(of: digest)) is not a regular file")
+        }
+        return Int64(st.st_size)
+    }
+
+    /// Whether a blob is stored.
+    public func contains(_ digest: Digest) throws -> Bool {
+        try size(of: digest) != nil
+    }
+
+    /// Starts writing a new blob.
+    public func makeWriter() throws -> BlobWriter {
+        try FileSystem.makeDirectories(temporaryDirectory)
+        return try BlobWriter(directory: temporaryDirectory)
+    }
+
+    /// Moves a finished writer's file into place as `blobs/sha256/<digest>`.
+    /// Returns false when the blob was already there (the temporary file is removed either way).
+    @discardableResult
+    public func commit(_ writer: BlobWriter) throws -> Bool {
+        let (digest, _) = try writer.finish()
+        defer { writer.discard() }
+        try FileSystem.makeDirectories(directory)
+        let added = try FileSystem.linkNoReplace(writer.temporaryPath, path(of: digest))
+        if added { try FileSystem.fsyncDirectory(directory) }
+        return added
+    }
+
+    /// Stores small content (a manifest Stowage made) and returns its digest and size.
+    @discardableResult
+    public func write(_ bytes: [UInt8]) throws -> (digest: Digest, size: Int64) {
+        let writer = try makeWriter()
+        do {
+            try writer.write(bytes)
+            let result = try writer.finish()
+            try commit(writer)
+            return result
+        } catch {
+            writer.discard()
+            throw error
+        }
+    }
+
+    /// Reads a whole JSON document (manifest, index, config), checking its digest and,
+    /// when given, its size. Refuses documents over `maxDocumentSize`.
+    public func readDocument(_ digest: Digest, expectedSize: Int64? = nil) throws -> [UInt8] {
+        let path = path(of: digest)
+        guard FileSystem.exists(path) else {
+            throw StowageError(.notFound, "blob \(digest) is missing from the layout")
+        }
+        let bytes = try FileSystem.readFile(path, limit: Self.maxDocumentSize)
+        if let expectedSize, Int64(bytes.count) != expectedSize {
+            throw StowageError(.digestMismatch, "blob \(digest) is \(bytes.count) bytes, but its descriptor says \(expectedSize)")
+        }
+        let actual = ContentHasher.digest(of: bytes)
+        guard actual == digest else {
+            throw StowageError(.digestMismatch, "blob \(digest) is corrupt: its content hashes to \(actual)")
+        }
+        return bytes
+    }
+
+    /// Reads the first bytes of a blob (to sniff a compression format).
+    public func readPrefix(_ digest: Digest, count: Int) throws -> [UInt8] {
+        let path = path(of: digest)
+        let fd = try FileSystem.open(path, O_RDONLY)
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let n = try buffer.withUnsafeMutableBytes { try FileSystem.read(fd, into: $0, path: path) }
+        return Array(buffer[0..<n])
+    }
+
+    /// Streams a blob's bytes to `body` in chunks, never holding it whole.
+    public func read(_ digest: Digest, chunkSize: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let path = path(of: digest)
+        let fd = try FileSystem.open(path, O_RDONLY)
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = try FileSystem.read(fd, into: buffer, path: path)
+            if n == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+    }
+}

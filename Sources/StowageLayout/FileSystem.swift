@@ -1,0 +1,198 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import StowageModel
+
+/// Thin wrappers over the system calls the layout uses, each throwing a
+/// `StowageError` that names the path and the errno text.
+public enum FileSystem {
+    /// The text of an errno value.
+    public static func errorText(_ code: Int32) -> String {
+        String(cString: strerror(code))
+    }
+
+    /// A `.io` error for the last failed call on `path`.
+    public static func ioError(_ what: String, _ path: String, errno code: Int32 = errno) -> StowageError {
+        StowageError(.io, "cannot \(what) \(path)", cause: errorText(code))
+    }
+
+    /// Opens `path`, retrying on EINTR.
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return fd }
+            if errno == EINTR { continue }
+            throw ioError("open", path)
+        }
+    }
+
+    /// Writes all of `buffer` to `fd`, retrying short writes and EINTR.
+    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ioError("write", path)
+            }
+            offset += n
+        }
+    }
+
+    /// Reads up to `buffer.count` bytes; 0 means end of file.
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw ioError("read", path)
+        }
+    }
+
+    /// Flushes `fd` to stable storage.
+    public static func fsync(_ fd: Int32, path: String) throws {
+        guard Glibc.fsync(fd) == 0 else { throw ioError("sync", path) }
+    }
+
+    /// Flushes a directory's entries (after a rename or link into it).
+    public static func fsyncDirectory(_ path: String) throws {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        // Some filesystems (and NFS) refuse fsync on directories; rename is still atomic there.
+        if Glibc.fsync(fd) != 0 && errno != EINVAL && errno != EROFS {
+            throw ioError("sync directory", path)
+        }
+    }
+
+    /// Creates `path` and its parents; existing directories are fine.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        if isDirectory(path) { return }
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            if mkdir(prefix, mode) != 0 && errno != EEXIST {
+                throw ioError("create directory", prefix)
+            }
+            prefix += "/"
+        }
+        guard isDirectory(path) else {
+            throw StowageError(.io, "cannot create directory \(path): a file is in the way")
+        }
+    }
+
+    /// `stat` of `path`, or nil when it does not exist.
+    public static func status(_ path: String) throws -> stat? {
+        var st = stat()
+        if lstat(path, &st) == 0 { return st }
+        if errno == ENOENT || errno == ENOTDIR { return nil }
+        throw ioError("inspect", path)
+    }
+
+    /// Whether `path` is a directory (not following a final symlink).
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Whether `path` is a regular file (not following a final symlink).
+    public static func isRegularFile(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// Whether anything exists at `path`.
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// Hard-links `source` to `destination`; returns false if `destination` exists.
+    /// A link never replaces an existing file, so a blob is never overwritten.
+    public static func linkNoReplace(_ source: String, _ destination: String) throws -> Bool {
+        if link(source, destination) == 0 { return true }
+        if errno == EEXIST { return false }
+        throw ioError("link \(source) to", destination)
+    }
+
+    /// Atomically replaces `destination` with `source`.
+    public static func rename(_ source: String, _ destination: String) throws {
+        guard Glibc.rename(source, destination) == 0 else { throw ioError("rename \(source) to", destination) }
+    }
+
+    /// Removes a file; a missing file is not an error.
+    public static func removeFile(_ path: String) throws {
+        if unlink(path) != 0 && errno != ENOENT { throw ioError("remove", path) }
+    }
+
+    /// Removes a directory tree; used for Stowage's own temporary directories only.
+    public static func removeTree(_ path: String) throws {
+        guard let st = try status(path) else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in try listDirectory(path) { try removeTree("\(path)/\(name)") }
+            if rmdir(path) != 0 && errno != ENOENT { throw ioError("remove directory", path) }
+        } else {
+            try removeFile(path)
+        }
+    }
+
+    /// The names in a directory, without `.` and `..`.
+    public static func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw ioError("list", path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Reads a whole small file, refusing files larger than `limit` bytes.
+    public static func readFile(_ path: String, limit: Int) throws -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try read(fd, into: $0, path: path) }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0..<n])
+            if result.count > limit {
+                throw StowageError(.unsupported, "\(path) is larger than \(limit) bytes, the limit for a JSON document")
+            }
+        }
+        return result
+    }
+
+    /// Writes `bytes` to a new file at `path`, fsynced; fails if `path` exists.
+    public static func writeNewFile(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = try open(path, O_WRONLY | O_CREAT | O_EXCL)
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+        try fsync(fd, path: path)
+    }
+
+    /// Whether this process may write into `path` (false on a read-only mount or directory).
+    public static func isWritable(_ path: String) -> Bool {
+        access(path, W_OK) == 0
+    }
+
+    /// A short random hex string for temporary names.
+    public static func randomSuffix() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(generator.next() as UInt64, radix: 16)
+    }
+
+    /// This machine's host name, for lock-owner records.
+    public static func hostName() -> String {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
+    }
+}

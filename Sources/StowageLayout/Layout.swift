@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StowageModel
+
+/// An OCI image-layout directory used as a store of many named images.
+///
+/// Readers take no lock: `index.json` is only ever replaced by an atomic rename,
+/// so a reader sees the old or the new file, never a mix. Every change goes
+/// through `updateIndex`, a read-modify-write under an exclusive lock on
+/// `.stowage/index.lock`. Nothing is created on disk by `open`, so read-only
+/// layouts can be listed and inspected.
+public final class Layout: Sendable {
+    /// The layout directory.
+    public let root: String
+    /// The blobs of the layout.
+    public let blobs: BlobStore
+
+    /// The `imageLayoutVersion` Stowage writes.
+    public static let layoutVersion = "1.0.0"
+
+    /// `DIR/.stowage`: locks and temporary files, never part of the OCI layout.
+    public var privateDirectory: String { "\(root)/.stowage" }
+    /// `DIR/.stowage/tmp`.
+    public var temporaryDirectory: String { "\(privateDirectory)/tmp" }
+    /// `DIR/index.json`.
+    public var indexPath: String { "\(root)/index.json" }
+    /// `DIR/oci-layout`.
+    public var layoutFilePath: String { "\(root)/oci-layout" }
+
+    /// How long a writer waits for another writer's lock, in seconds
+    /// (`STOWAGE_LOCK_TIMEOUT` overrides the default of 120).
+    public var lockTimeout: Double {
+        getenv("STOWAGE_LOCK_TIMEOUT").flatMap { Double(String(cString: $0)) } ?? 120
+    }
+
+    private init(root: String) {
+        let trimmed = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        self.root = trimmed
+        blobs = BlobStore(directory: "\(trimmed)/blobs/sha256", temporaryDirectory: "\(trimmed)/.stowage/tmp")
+    }
+
+    /// Opens an existing layout without writing anything.
+    public static func open(_ root: String) throws -> Layout {
+        let layout = Layout(root: root)
+        guard FileSystem.isDirectory(layout.root) else {
+            throw StowageError(.notFound, "layout \(layout.root) does not exist")
+        }
+        try layout.checkLayoutFile()
+        return layout
+    }
+
+    /// Opens a layout, creating it (and the directory) when absent. An existing
+    /// directory that holds something other than a layout is refused.
+    public static func create(_ root: String) throws -> Layout {
+        let layout = Layout(root: root)
+        if FileSystem.exists(layout.layoutFilePath) {
+            try layout.checkLayoutFile()
+            try layout.preparePrivateDirectory()
+            return layout
+        }
+        if FileSystem.exists(layout.root) {
+            guard FileSystem.isDirectory(layout.root) else {
+                throw StowageError(.invalidLayout, "\(layout.root) is a file, not a layout directory")
+            }
+            let foreign = try FileSystem.listDirectory(layout.root).filter { ![".stowage", "blobs", "index.json"].contains($0) }
+            guard foreign.isEmpty else {
+                throw StowageError(.invalidLayout, "\(layout.root) is not an OCI layout (no oci-layout file) and is not empty; choose an empty or new directory")
+            }
+        }
+        try FileSystem.makeDirectories(layout.root)
+        try layout.preparePrivateDirectory()
+        // Several processes may create the same layout at once: decide under the lock.
+        let lock = try layout.lockIndex(purpose: "create layout")
+        defer { lock.unlock() }
+        if !FileSystem.exists(layout.layoutFilePath) {
+            try FileSystem.makeDirectories(layout.blobs.directory)
+            if !FileSystem.exists(layout.indexPath) {
+                try layout.replaceFile(layout.indexPath, with: JSONCoding.encode(Index()))
+            }
+            let version = try JSONCoding.encode(["imageLayoutVersion": layoutVersion])
+            try layout.replaceFile(layout.layoutFilePath, with: version)
+        }
+        try layout.checkLayoutFile()
+        return layout
+    }
+
+    /// Whether this process can change the layout.
+    public var isWritable: Bool { FileSystem.isWritable(root) }
+
+    private func preparePrivateDirectory() throws {
+        guard isWritable else {
+            throw StowageError(.io, "layout \(root) is read-only; this command needs to write to it")
+        }
+        try FileSystem.makeDirectories(temporaryDirectory)
+    }
+
+    private func checkLayoutFile() throws {
+        guard FileSystem.exists(layoutFilePath) else {
+            throw StowageError(.invalidLayout, "\(root) is not an OCI layout: oci-layout is missing")
+        }
+        struct LayoutFile: Decodable { var imageLayoutVersion: String }
+        let bytes = try FileSystem.readFile(layoutFilePath, limit: 64 * 1024)
+        let file = try JSONCoding.decode(LayoutFile.self, from: bytes, what: layoutFilePath)
+        guard file.imageLayoutVersion.split(separator: ".").first == "1" else {
+            throw StowageError(.unsupported, "\(layoutFilePath) declares layout version \(file.imageLayoutVersion); Stowage reads version 1.x")
+        }
+    }
+
+    // MARK: - index.json
+
+    /// The exact bytes of `index.json`.
+    public func readIndexBytes() throws -> [UInt8] {
+        guard FileSystem.exists(indexPath) else {
+            throw StowageError(.invalidLayout, "\(root) is not an OCI layout: index.json is missing")
+        }
+        return try FileSystem.readFile(indexPath, limit: 256 * 1024 * 1024)
+    }
+
+    /// The current `index.json`, read without a lock.
+    public func readIndex() throws -> Index {
+        try JSONCoding.decode(Index.self, from: readIndexBytes(), what: indexPath)
+    }
+
+    /// Reads, changes and writes `index.json` under the exclusive layout lock.
+    /// `body` sees the latest index; if it throws, nothing is written.
+    public func updateIndex<T>(purpose: String, _ body: (inout Index) throws -> T) throws -> T {
+        try preparePrivateDirectory()
+        let lock = try lockIndex(purpose: purpose)
+        defer { lock.unlock() }
+        var index = try readIndex()
+        let original = index
+        let result = try body(&index)
+        if index != original {
+            try replaceFile(indexPath, with: JSONCoding.encode(index))
+        }
+        return result
+    }
+
+    /// Takes the exclusive lock that serialises every `index.json` change.
+    public func lockIndex(purpose: String) throws -> FileLock {
+        try FileLock(path: "\(privateDirectory)/index.lock", mode: .exclusive, timeout: lockTimeout, purpose: purpose)
+    }
+
+    /// Takes the lock that keeps garbage collection away: shared for writers that
+    /// add blobs (imports), exclusive for gc.
+    public func lockBlobs(_ mode: FileLock.Mode, purpose: String) throws -> FileLock {
+        try preparePrivateDirectory()
+        return try FileLock(path: "\(privateDirectory)/gc.lock", mode: mode, timeout: lockTimeout, purpose: purpose)
+    }
+
+    /// Writes `bytes` to a temporary file, fsyncs it and renames it over `path`.
+    func replaceFile(_ path: String, with bytes: [UInt8]) throws {
+        let temporary = "\(temporaryDirectory)/replace-\(getpid())-\(FileSystem.randomSuffix())"
+        do {
+            try FileSystem.writeNewFile(temporary, bytes)
+            try FileSystem.rename(temporary, path)
+        } catch {
+            try? FileSystem.removeFile(temporary)
+            throw error
+        }
+        try FileSystem.fsyncDirectory(root)
+    }
+
+    /// A new private directory under `.stowage/tmp/` for staging an operation's files.
+    public func makeStagingDirectory(_ purpose: String) throws -> String {
+        try preparePrivateDirectory()
+        let path = "\(temporaryDirectory)/\(purpose)-\(getpid())-\(FileSystem.randomSuffix())"
+        guard mkdir(path, 0o755) == 0 else { throw FileSystem.ioError("create directory", path) }
+        return path
+    }
+}

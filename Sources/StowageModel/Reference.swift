@@ -1,0 +1,212 @@
+/// An image reference in the docker grammar: `[HOST[:PORT]/]PATH[:TAG][@DIGEST]`.
+///
+/// Stowage names images in a layout as `repository:tag` (`team/app:v1.0.0`).
+/// The repository keeps the host exactly as written; no `docker.io/library/`
+/// is added, so names round-trip as users typed them.
+public struct Reference: Hashable, Sendable, CustomStringConvertible {
+    /// The registry host and optional port, when the first component names one.
+    public var domain: String?
+    /// The repository path below the host (`team/app`).
+    public var path: String
+    /// The tag, if any.
+    public var tag: String?
+    /// The digest, if any.
+    public var digest: Digest?
+
+    /// The longest repository name the grammar allows.
+    public static let maxNameLength = 255
+
+    /// `HOST[:PORT]/PATH` or `PATH`.
+    public var repository: String { domain.map { "\($0)/\(path)" } ?? path }
+
+    /// The full reference as written: repository, then `:tag`, then `@digest`.
+    public var description: String {
+        var out = repository
+        if let tag { out += ":\(tag)" }
+        if let digest { out += "@\(digest)" }
+        return out
+    }
+
+    /// Creates a reference from parts that are already valid.
+    public init(domain: String? = nil, path: String, tag: String? = nil, digest: Digest? = nil) {
+        self.domain = domain
+        self.path = path
+        self.tag = tag
+        self.digest = digest
+    }
+
+    /// Parses a reference; throws a `.invalidReference` error naming the faulty part.
+    public init(parsing input: String) throws {
+        func fail(_ why: String) -> StowageError {
+            StowageError(.invalidReference, "invalid reference '\(Digest.printable(input))': \(why)")
+        }
+        guard !input.isEmpty else { throw fail("it is empty") }
+        var rest = Substring(input)
+
+        if let at = rest.firstIndex(of: "@") {
+            do {
+                digest = try Digest(String(rest[rest.index(after: at)...]))
+            } catch let error as StowageError {
+                throw fail(error.message)
+            }
+            rest = rest[..<at]
+        }
+
+        // A tag follows the last ':' that comes after the last '/'.
+        let lastSlash = rest.lastIndex(of: "/")
+        if let colon = rest.lastIndex(of: ":"), lastSlash.map({ colon > $0 }) ?? true {
+            let candidate = String(rest[rest.index(after: colon)...])
+            guard Self.isValidTag(candidate) else {
+                throw fail("tag '\(Digest.printable(candidate))' must be 1-128 characters of letters, digits, '_', '.' or '-', not starting with '.' or '-'")
+            }
+            tag = candidate
+            rest = rest[..<colon]
+        }
+
+        var components = rest.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if components.count > 1, let first = components.first,
+            first.contains(".") || first.contains(":") || first == "localhost" || first.first == "["
+        {
+            guard Self.isValidDomain(first) else { throw fail("registry host '\(Digest.printable(first))' is not a valid HOST[:PORT]") }
+            domain = first
+            components.removeFirst()
+        }
+        guard !components.isEmpty, components.allSatisfy(Self.isValidPathComponent) else {
+            throw fail("repository must be lowercase letters, digits and separators ('.', '_', '__', '-') between '/'")
+        }
+        path = components.joined(separator: "/")
+        guard repository.utf8.count <= Self.maxNameLength else {
+            throw fail("repository name is longer than \(Self.maxNameLength) characters")
+        }
+    }
+
+    /// This reference with `:latest` added when it has neither tag nor digest.
+    public var withDefaultTag: Reference {
+        var copy = self
+        if copy.tag == nil && copy.digest == nil { copy.tag = "latest" }
+        return copy
+    }
+
+    /// `[\w][\w.-]{0,127}`.
+    public static func isValidTag(_ tag: String) -> Bool {
+        let scalars = Array(tag.unicodeScalars)
+        guard (1...128).contains(scalars.count), isWord(scalars[0]) else { return false }
+        return scalars.allSatisfy { isWord($0) || $0 == "." || $0 == "-" }
+    }
+
+    /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+    static func isValidPathComponent(_ component: String) -> Bool {
+        let scalars = Array(component.unicodeScalars)
+        guard let first = scalars.first, let last = scalars.last, isLowerAlnum(first), isLowerAlnum(last) else {
+            return false
+        }
+        var i = 0
+        while i < scalars.count {
+            if isLowerAlnum(scalars[i]) { i += 1; continue }
+            // A separator run: '.', '_', '__', or any number of '-'.
+            var j = i
+            while j < scalars.count, !isLowerAlnum(scalars[j]) { j += 1 }
+            let separator = String(String.UnicodeScalarView(scalars[i..<j]))
+            let dashes = separator.allSatisfy { $0 == "-" }
+            guard separator == "." || separator == "_" || separator == "__" || dashes else { return false }
+            i = j
+        }
+        return true
+    }
+
+    /// `host[:port]` where host is dot-separated labels or a bracketed IPv6 address.
+    static func isValidDomain(_ domain: String) -> Bool {
+        var host = Substring(domain)
+        if host.first == "[" {
+            guard let close = host.firstIndex(of: "]") else { return false }
+            let inner = host[host.index(after: host.startIndex)..<close]
+            guard !inner.isEmpty, inner.unicodeScalars.allSatisfy({ $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." }) else {
+                return false
+            }
+            host = host[host.index(after: close)...]
+            if host.isEmpty { return true }
+            guard host.first == ":" else { return false }
+            return isValidPort(host.dropFirst())
+        }
+        if let colon = host.lastIndex(of: ":") {
+            guard isValidPort(host[host.index(after: colon)...]) else { return false }
+            host = host[..<colon]
+        }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        return !labels.isEmpty && labels.allSatisfy { label in
+            let s = Array(label.unicodeScalars)
+            guard let f = s.first, let l = s.last, isAlnum(f), isAlnum(l) else { return false }
+            return s.allSatisfy { isAlnum($0) || $0 == "-" }
+        }
+    }
+
+    private static func isValidPort(_ port: Substring) -> Bool {
+        !port.isEmpty && port.count <= 5 && port.allSatisfy(\.isASCII) && port.allSatisfy(\.isNumber)
+    }
+
+    private static func isLowerAlnum(_ s: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(s) || ("0"..."9").contains(s)
+    }
+
+    private static func isAlnum(_ s: Unicode.Scalar) -> Bool {
+        isLowerAlnum(s) || ("A"..."Z").contains(s)
+    }
+
+    private static func isWord(_ s: Unicode.Scalar) -> Bool {
+        isAlnum(s) || s == "_"
+    }
+}
+
+/// The name of an image inside a layout: the value of `org.opencontainers.image.ref.name`.
+///
+/// Stowage writes `repository:tag`; it also reads names written by other tools,
+/// such as a bare tag (`v1.0.0`, `latest`), and keeps them as they are.
+public struct RefName: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The annotation value.
+    public let value: String
+
+    /// Wraps a name read from a layout or archive after checking the OCI
+    /// `ref.name` grammar (alphanumerics joined by `-._:@+/` separators).
+    public init(stored value: String) throws {
+        guard Self.isValidStoredName(value) else {
+            throw StowageError(.invalidReference, "invalid image name '\(Digest.printable(value))' in org.opencontainers.image.ref.name")
+        }
+        self.value = value
+    }
+
+    /// Parses a name given by a user: a full reference gets `:latest` when it has no tag;
+    /// a digest reference is refused, since a name must be movable.
+    public init(userInput input: String) throws {
+        let reference = try Reference(parsing: input).withDefaultTag
+        guard reference.digest == nil else {
+            throw StowageError(.invalidReference, "'\(Digest.printable(input))' names a digest; an image name needs REPOSITORY:TAG")
+        }
+        value = reference.description
+    }
+
+    public var description: String { value }
+    public static func < (lhs: RefName, rhs: RefName) -> Bool { lhs.value < rhs.value }
+
+    /// The OCI image-layout grammar for `org.opencontainers.image.ref.name`.
+    static func isValidStoredName(_ value: String) -> Bool {
+        let scalars = Array(value.unicodeScalars)
+        guard !scalars.isEmpty, scalars.count <= 512 else { return false }
+        func alnum(_ s: Unicode.Scalar) -> Bool {
+            ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s)
+        }
+        guard alnum(scalars.first!), alnum(scalars.last!) else { return false }
+        var previousWasSeparator = false
+        for s in scalars {
+            if alnum(s) {
+                previousWasSeparator = false
+            } else if "-._:@+/".unicodeScalars.contains(s) {
+                // '--' is allowed by the grammar; other doubled separators are not.
+                if previousWasSeparator && s != "-" && s != "_" && s != "." { return false }
+                previousWasSeparator = true
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+}
