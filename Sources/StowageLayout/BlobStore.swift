@@ -35,10 +35,11 @@ public struct BlobStore: Sendable {
         try size(of: digest) != nil
     }
 
-    /// Starts writing a new blob.
-    public func makeWriter() throws -> BlobWriter {
-        try FileSystem.makeDirectories(temporaryDirectory)
-        return try BlobWriter(directory: temporaryDirectory)
+    /// Starts writing a new blob, in `.stowage/tmp/` or in a staging directory below it.
+    public func makeWriter(in stagingDirectory: String? = nil) throws -> BlobWriter {
+        let directory = stagingDirectory ?? temporaryDirectory
+        try FileSystem.makeDirectories(directory)
+        return try BlobWriter(directory: directory)
     }
 
     /// Moves a finished writer's file into place as `blobs/sha256/<digest>`.
@@ -47,10 +48,22 @@ public struct BlobStore: Sendable {
     public func commit(_ writer: BlobWriter) throws -> Bool {
         let (digest, _) = try writer.finish()
         defer { writer.discard() }
-        try FileSystem.makeDirectories(directory)
-        let added = try FileSystem.linkNoReplace(writer.temporaryPath, path(of: digest))
+        let added = try link(file: writer.temporaryPath, as: digest)
         if added { try FileSystem.fsyncDirectory(directory) }
         return added
+    }
+
+    /// Hard-links a complete, fsynced and verified file into place as a blob.
+    /// Returns false when the blob was already there. The caller syncs the
+    /// directory (`syncDirectory`) once after a batch of links.
+    public func link(file: String, as digest: Digest) throws -> Bool {
+        try FileSystem.makeDirectories(directory)
+        return try FileSystem.linkNoReplace(file, path(of: digest))
+    }
+
+    /// Makes links into `blobs/sha256/` durable.
+    public func syncDirectory() throws {
+        try FileSystem.fsyncDirectory(directory)
     }
 
     /// Stores small content (a manifest Stowage made) and returns its digest and size.

@@ -1,0 +1,227 @@
+import StowageLayout
+import StowageModel
+
+/// One image an import added to the layout.
+public struct ImportedImage: Sendable, Codable, Equatable {
+    /// The names given to it; empty when the archive named it nowhere.
+    public var references: [String]
+    /// The manifest or index digest.
+    public var digest: String
+    /// The manifest or index media type.
+    public var mediaType: String
+    /// The manifest or index size in bytes.
+    public var size: Int64
+    /// `os/arch[/variant]` of the image, or of each entry of an index.
+    public var platforms: [String]
+}
+
+/// What one `stowage import` of one archive did.
+public struct ImportReport: Sendable, Codable, Equatable {
+    /// The archive path.
+    public var archive: String
+    /// `oci-archive` or `docker-archive`.
+    public var format: String
+    /// The images added, in the archive's order.
+    public var images: [ImportedImage]
+    /// Blobs copied into the layout.
+    public var blobsAdded: Int
+    /// Bytes of the blobs copied into the layout.
+    public var bytesAdded: Int64
+    /// Blobs the layout already had; their bytes in the archive were skipped.
+    public var blobsSkipped: Int
+    /// Bytes of archive content skipped because the layout already had it.
+    public var bytesSkipped: Int64
+    /// Bytes actually read from the archive file.
+    public var bytesRead: Int64
+}
+
+/// Imports oci-archive and docker-archive tarballs into a layout, reading each
+/// archive once, as a stream.
+///
+/// An import is all or nothing: new blobs are staged and verified under
+/// `.stowage/tmp/`, everything the archive's index references is checked to be
+/// present, and only then are blobs linked into `blobs/` and names written to
+/// `index.json` (under the layout lock). A failure before that point leaves the
+/// layout as it was.
+public struct ArchiveImporter {
+    /// The layout images are imported into.
+    public let layout: Layout
+
+    /// Creates an importer for `layout`.
+    public init(layout: Layout) {
+        self.layout = layout
+    }
+
+    /// An image found in an archive, checked and ready to be named in the layout.
+    struct Candidate {
+        var descriptor: Descriptor
+        var names: [RefName]
+    }
+
+    /// Imports one archive. `tag` names its image and is refused for an archive
+    /// that holds more than one image.
+    public func importArchive(_ path: String, tag: RefName? = nil) throws -> ImportReport {
+        // Keep gc away from blobs this import finds present and relies on.
+        let blobLock = try layout.lockBlobs(.shared, purpose: "import \(path)")
+        defer { blobLock.unlock() }
+        let staging = try layout.makeStagingDirectory("import")
+        defer { try? FileSystem.removeTree(staging) }
+
+        var scan = try ArchiveScan(archive: path, layout: layout, stagingDirectory: staging)
+        var needed = Set<Digest>()
+        let format: String
+        var candidates: [Candidate]
+        if scan.documents["index.json"] != nil {
+            format = "oci-archive"
+            candidates = try ociCandidates(scan, needed: &needed)
+        } else if scan.documents["manifest.json"] != nil {
+            format = "docker-archive"
+            candidates = try dockerCandidates(&scan, staging: staging, needed: &needed)
+        } else {
+            throw StowageError(.invalidArchive, "\(path) is neither an oci-archive (no index.json) nor a docker-archive (no manifest.json)")
+        }
+
+        if let tag {
+            guard candidates.count == 1 else {
+                throw StowageError(.usage, "\(path) holds \(candidates.count) images; --tag names a single image, so import it without --tag or split the archive")
+            }
+            candidates[0].names = [tag]
+        }
+
+        // Everything checked out: make the blobs visible, then the names.
+        var report = ImportReport(
+            archive: path, format: format, images: [], blobsAdded: 0, bytesAdded: 0,
+            blobsSkipped: 0, bytesSkipped: scan.bytesSkipped, bytesRead: scan.bytesRead)
+        for digest in needed.sorted() {
+            switch scan.blobs[digest] {
+            case .staged(let file, let size)?:
+                if try layout.blobs.link(file: file, as: digest) {
+                    report.blobsAdded += 1
+                    report.bytesAdded += size
+                } else {
+                    report.blobsSkipped += 1
+                }
+            case .inLayout?, nil:
+                report.blobsSkipped += 1
+            }
+        }
+        try layout.blobs.syncDirectory()
+
+        for index in candidates.indices where candidates[index].descriptor.platform == nil {
+            let platforms = try layout.platforms(of: candidates[index].descriptor)
+            if candidates[index].descriptor.mediaType.isManifest, platforms.count == 1 {
+                candidates[index].descriptor.platform = platforms[0]
+            }
+        }
+        try layout.updateIndex(purpose: "import \(path)") { index in
+            for candidate in candidates {
+                if candidate.names.isEmpty {
+                    index.addUnnamed(candidate.descriptor)
+                }
+                for name in candidate.names {
+                    index.setReference(name, to: candidate.descriptor)
+                }
+            }
+        }
+        report.images = try candidates.map { candidate in
+            ImportedImage(
+                references: candidate.names.map(\.value), digest: candidate.descriptor.digest.string,
+                mediaType: candidate.descriptor.mediaType.rawValue, size: candidate.descriptor.size,
+                platforms: try layout.platforms(of: candidate.descriptor).map(\.description))
+        }
+        return report
+    }
+
+    // MARK: - oci-archive
+
+    private func ociCandidates(_ scan: ArchiveScan, needed: inout Set<Digest>) throws -> [Candidate] {
+        let archive = scan.archive
+        if let link = scan.symbolicLinks.first {
+            throw scan.failure(link, "is a symbolic link; an oci-archive must contain only files and directories")
+        }
+        guard let layoutFile = scan.documents["oci-layout"] else {
+            throw StowageError(.invalidArchive, "\(archive) has an index.json but no oci-layout file, so it is not an OCI image layout")
+        }
+        struct LayoutFile: Decodable { var imageLayoutVersion: String }
+        let version = try JSONCoding.decode(LayoutFile.self, from: layoutFile, what: "\(archive): entry oci-layout")
+        guard version.imageLayoutVersion.split(separator: ".").first == "1" else {
+            throw StowageError(.unsupported, "\(archive): entry oci-layout declares layout version \(version.imageLayoutVersion); Stowage reads version 1.x")
+        }
+        let index = try JSONCoding.decode(Index.self, from: scan.documents["index.json"]!, what: "\(archive): entry index.json")
+        guard !index.manifests.isEmpty else {
+            throw StowageError(.invalidArchive, "\(archive): entry index.json lists no images")
+        }
+        return try index.manifests.map { entry in
+            try checkReachable(entry, from: "index.json", scan: scan, needed: &needed, depth: 0)
+            var descriptor = entry
+            descriptor.refName = nil
+            descriptor.annotations?[Descriptor.containerdNameAnnotation] = nil
+            if descriptor.annotations?.isEmpty == true { descriptor.annotations = nil }
+            return Candidate(descriptor: descriptor, names: try names(of: entry, archive: archive))
+        }
+    }
+
+    /// The names an archive gives an index entry: a full `ref.name`, else the full
+    /// `io.containerd.image.name`, else a tag-only `ref.name` as it is.
+    private func names(of entry: Descriptor, archive: String) throws -> [RefName] {
+        let refName = entry.refName
+        let containerd = entry.annotations?[Descriptor.containerdNameAnnotation]
+        do {
+            if let refName, refName.contains("/") || refName.contains(":") {
+                return [try RefName(stored: refName)]
+            }
+            if let containerd {
+                return [try RefName(userInput: containerd)]
+            }
+            if let refName {
+                return [try RefName(stored: refName)]
+            }
+        } catch let error as StowageError {
+            throw error.prefixed("\(archive): entry index.json")
+        }
+        return []
+    }
+
+    /// Checks that a descriptor's blob is in the archive or the layout with the declared
+    /// size, and, for manifests and indexes, everything they reference, recursively.
+    private func checkReachable(
+        _ descriptor: Descriptor, from parent: String, scan: ArchiveScan, needed: inout Set<Digest>, depth: Int
+    ) throws {
+        let archive = scan.archive
+        guard depth <= 8 else {
+            throw StowageError(.invalidArchive, "\(archive): \(parent) nests indexes more than 8 levels deep")
+        }
+        let digest = descriptor.digest
+        let size: Int64
+        if let location = scan.blobs[digest] {
+            size = location.size
+        } else if let inLayout = try layout.blobs.size(of: digest) {
+            size = inLayout
+        } else if descriptor.mediaType.isNonDistributable && !(descriptor.urls ?? []).isEmpty {
+            return
+        } else {
+            throw StowageError(.invalidArchive, "\(archive): \(parent) references blob \(digest), which is neither in the archive nor in the layout")
+        }
+        guard size == descriptor.size else {
+            throw StowageError(.invalidArchive, "\(archive): \(parent) declares blob \(digest) as \(descriptor.size) bytes, but it is \(size) bytes")
+        }
+        needed.insert(digest)
+        let what = "\(archive): blob \(digest)"
+        if descriptor.mediaType.isIndex {
+            let child = try JSONCoding.decode(Index.self, from: scan.readDocument(digest, layout: layout), what: what)
+            for entry in child.manifests {
+                try checkReachable(entry, from: "index \(digest)", scan: scan, needed: &needed, depth: depth + 1)
+            }
+        } else if descriptor.mediaType.isManifest {
+            let manifest = try JSONCoding.decode(Manifest.self, from: scan.readDocument(digest, layout: layout), what: what)
+            for child in [manifest.config] + manifest.layers {
+                try checkReachable(child, from: "manifest \(digest)", scan: scan, needed: &needed, depth: depth + 1)
+            }
+            if manifest.config.mediaType.isImageConfig {
+                _ = try JSONCoding.decode(
+                    ImageConfig.self, from: scan.readDocument(manifest.config.digest, layout: layout),
+                    what: "\(archive): config \(manifest.config.digest)")
+            }
+        }
+    }
+}

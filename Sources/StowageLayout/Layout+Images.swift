@@ -1,0 +1,113 @@
+import StowageModel
+
+/// One named or unnamed image of a layout, as `stowage ls` shows it.
+public struct ImageSummary: Sendable, Codable, Equatable {
+    /// The name (`org.opencontainers.image.ref.name`), or nil for an unnamed image.
+    public var reference: String?
+    /// The manifest or index digest.
+    public var digest: String
+    /// The manifest or index media type.
+    public var mediaType: String
+    /// The manifest or index size in bytes.
+    public var size: Int64
+    /// `os/arch[/variant]` of the image, or of each entry of an index.
+    public var platforms: [String]
+}
+
+extension Layout {
+    /// Finds an image by name (as stored, or as a user writes it, `:latest` implied)
+    /// or by digest (`sha256:…`, also a child manifest that has no entry of its own).
+    public func resolve(_ query: String) throws -> Descriptor {
+        let index = try readIndex()
+        if let entry = index.entry(named: query) { return entry }
+        if let name = try? RefName(userInput: query), let entry = index.entry(named: name.value) { return entry }
+        if query.hasPrefix("sha256:") || query.contains("@") {
+            let digestText = query.split(separator: "@").last.map(String.init) ?? query
+            let digest = try Digest(digestText)
+            if let entry = index.manifests.first(where: { $0.digest == digest }) {
+                var unnamed = entry
+                unnamed.refName = nil
+                return unnamed
+            }
+            if let size = try blobs.size(of: digest) {
+                let bytes = try blobs.readDocument(digest, expectedSize: size)
+                return Descriptor(mediaType: try Self.sniffMediaType(bytes, digest: digest), digest: digest, size: size)
+            }
+            throw StowageError(.notFound, "no image with digest \(digest) in layout \(root)")
+        }
+        throw StowageError(.notFound, "no image named '\(query)' in layout \(root); `stowage ls` lists the names")
+    }
+
+    /// Gives the image `source` (a name or digest) the name `name`; the old owner of `name` loses it.
+    @discardableResult
+    public func tag(_ source: String, as name: RefName) throws -> Descriptor {
+        let target = try resolve(source)
+        try updateIndex(purpose: "tag \(name)") { index in
+            // Resolve again under the lock: the source may have moved since.
+            let current = index.entry(named: source) ?? target
+            var entry = current
+            if let annotations = entry.annotations, annotations.isEmpty { entry.annotations = nil }
+            index.setReference(name, to: entry)
+        }
+        return target
+    }
+
+    /// Removes a name. The blobs stay until garbage collection.
+    @discardableResult
+    public func removeReference(_ query: String) throws -> Descriptor {
+        try updateIndex(purpose: "rm \(query)") { index in
+            if let removed = index.removeReference(query) { return removed }
+            if let name = try? RefName(userInput: query), let removed = index.removeReference(name.value) {
+                return removed
+            }
+            throw StowageError(.notFound, "no image named '\(query)' in layout \(root); `stowage ls` lists the names")
+        }
+    }
+
+    /// Every entry of `index.json`, with its platforms.
+    public func summaries() throws -> [ImageSummary] {
+        try readIndex().manifests.map { entry in
+            ImageSummary(
+                reference: entry.refName, digest: entry.digest.string, mediaType: entry.mediaType.rawValue,
+                size: entry.size, platforms: try platforms(of: entry).map(\.description))
+        }
+    }
+
+    /// The platform of a manifest (from the descriptor, else its config), or of each
+    /// entry of an index (nested indexes included).
+    public func platforms(of descriptor: Descriptor, depth: Int = 0) throws -> [Platform] {
+        guard depth < 8 else {
+            throw StowageError(.invalidLayout, "index \(descriptor.digest) nests more than 8 levels deep")
+        }
+        if descriptor.mediaType.isIndex {
+            let bytes = try blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
+            let index = try JSONCoding.decode(Index.self, from: bytes, what: "index \(descriptor.digest)")
+            return try index.manifests.flatMap { child -> [Platform] in
+                if let platform = child.platform { return [platform] }
+                return try platforms(of: child, depth: depth + 1)
+            }
+        }
+        if let platform = descriptor.platform { return [platform] }
+        guard descriptor.mediaType.isManifest else { return [] }
+        let bytes = try blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
+        let manifest = try JSONCoding.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest)")
+        guard manifest.config.mediaType.isImageConfig else { return [] }
+        let configBytes = try blobs.readDocument(manifest.config.digest, expectedSize: manifest.config.size)
+        let config = try JSONCoding.decode(ImageConfig.self, from: configBytes, what: "config \(manifest.config.digest)")
+        return [config.platform]
+    }
+
+    /// The media type of a manifest or index document that may not state one.
+    public static func sniffMediaType(_ bytes: [UInt8], digest: Digest) throws -> MediaType {
+        struct Shape: Decodable {
+            var mediaType: MediaType?
+            var manifests: [JSONValue]?
+            var config: JSONValue?
+        }
+        let shape = try JSONCoding.decode(Shape.self, from: bytes, what: "blob \(digest)")
+        if let mediaType = shape.mediaType { return mediaType }
+        if shape.manifests != nil { return .ociIndex }
+        if shape.config != nil { return .ociManifest }
+        throw StowageError(.unsupported, "blob \(digest) is neither a manifest nor an index")
+    }
+}

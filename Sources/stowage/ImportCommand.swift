@@ -1,0 +1,63 @@
+import ArgumentParser
+import StowageArchive
+import StowageLayout
+import StowageModel
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import oci-archive or docker-archive tarballs into the layout.",
+        discussion: """
+            Archives may be plain, gzip or zstd compressed; the kind is detected from the content.
+            Names come from --tag, else from the archive (org.opencontainers.image.ref.name,
+            io.containerd.image.name or RepoTags). An image without a name is still imported
+            and its digest printed, so it can be named with `stowage tag` or used by an index.
+            Each archive is imported all or nothing; blobs the layout has are skipped unread.
+            """)
+
+    @OptionGroup var options: LayoutOptions
+
+    @Option(name: .long, help: ArgumentHelp("Name the archive's single image REPOSITORY:TAG.", valueName: "REF"))
+    var tag: String?
+
+    @Flag(name: .long, help: "Print a JSON report.")
+    var json = false
+
+    @Argument(help: ArgumentHelp("Archives to import.", valueName: "ARCHIVE"))
+    var archives: [String]
+
+    func validate() throws {
+        guard !archives.isEmpty else { throw ValidationError("give at least one ARCHIVE to import") }
+        if tag != nil && archives.count > 1 {
+            throw ValidationError("--tag names a single image, but \(archives.count) archives were given; import them one at a time")
+        }
+    }
+
+    func run() throws {
+        let name = try tag.map { try RefName(userInput: $0) }
+        let layout = try options.create()
+        let importer = ArchiveImporter(layout: layout)
+        var reports: [ImportReport] = []
+        for archive in archives {
+            let report = try importer.importArchive(archive, tag: name)
+            reports.append(report)
+            if !json { printReport(report) }
+        }
+        if json { try Output.json(reports) }
+    }
+
+    private func printReport(_ report: ImportReport) {
+        Output.line(
+            "imported \(report.archive) (\(report.format)): \(report.blobsAdded) blobs added (\(Output.size(report.bytesAdded))), "
+                + "\(report.blobsSkipped) already present")
+        for image in report.images {
+            let platforms = image.platforms.joined(separator: ",")
+            if image.references.isEmpty {
+                Output.line("  \(image.digest)  \(platforms)  (no name; name it with: stowage tag \(image.digest) REPOSITORY:TAG)")
+            }
+            for reference in image.references {
+                Output.line("  \(reference)  \(image.digest)  \(platforms)")
+            }
+        }
+    }
+}

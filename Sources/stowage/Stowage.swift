@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import StowageModel
+
+/// The `stowage` command: parses arguments, calls the library, prints results.
+@main
+struct Stowage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stowage",
+        abstract: "Manage OCI image layouts on shared volumes and air-gapped disks.",
+        discussion: """
+            Every command works on one OCI image layout, named by --layout DIR or $STOWAGE_LAYOUT.
+            Many stowage processes, on one machine or several sharing a volume, may change
+            the same layout at once: every change to index.json is made under a lock.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            ImportCommand.self, ListCommand.self, InspectCommand.self, TagCommand.self, RemoveCommand.self,
+        ]
+    )
+
+    /// Runs a command and turns a `StowageError` into one line on stderr and a non-zero exit.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as StowageError {
+            Output.error(error.description)
+            Foundation.exit(error.code == .usage ? 2 : 1)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
