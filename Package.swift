@@ -41,7 +41,7 @@ let package = Package(
         ),
         .target(
             name: "StowageTestSupport",
-            dependencies: ["CArchive", "StowageModel"],
+            dependencies: ["StowageModel", "StowageLayout", "StowageArchive"],
             path: "Tests/StowageTestSupport"
         ),
         .testTarget(name: "StowageModelTests", dependencies: ["StowageModel"]),

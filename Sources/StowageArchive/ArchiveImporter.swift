@@ -60,6 +60,7 @@ public struct ArchiveImporter {
 
     /// Imports one archive. `tag` names its image and is refused for an archive
     /// that holds more than one image.
+    @discardableResult
     public func importArchive(_ path: String, tag: RefName? = nil) throws -> ImportReport {
         // Keep gc away from blobs this import finds present and relies on.
         let blobLock = try layout.lockBlobs(.shared, purpose: "import \(path)")

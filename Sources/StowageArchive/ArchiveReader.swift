@@ -78,8 +78,8 @@ public final class ArchiveReader {
             return source.skip(request)
         }
         guard archive_read_open1(archive) == ARCHIVE_OK else {
+            // deinit frees the reader: every stored property is set by now.
             let message = Self.errorText(archive)
-            archive_read_free(archive)
             throw StowageError(.invalidArchive, "\(path) is not a readable tar archive", cause: message)
         }
     }

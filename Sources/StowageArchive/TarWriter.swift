@@ -49,8 +49,9 @@ public final class TarWriter {
         }
         archive_write_set_bytes_in_last_block(archive, 1)
         guard archive_write_open_filename(archive, path) == ARCHIVE_OK else {
+            // deinit frees the writer: every stored property is set by now.
             let message = Self.errorText(archive)
-            archive_write_free(archive)
+            closed = true
             throw StowageError(.io, "cannot create archive \(path)", cause: message)
         }
     }
