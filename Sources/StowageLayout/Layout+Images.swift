@@ -18,7 +18,11 @@ extension Layout {
     /// Finds an image by name (as stored, or as a user writes it, `:latest` implied)
     /// or by digest (`sha256:…`, also a child manifest that has no entry of its own).
     public func resolve(_ query: String) throws -> Descriptor {
-        let index = try readIndex()
+        try resolve(query, in: readIndex())
+    }
+
+    /// Finds an image in a given version of `index.json` (the one read under the lock, when changing it).
+    public func resolve(_ query: String, in index: Index) throws -> Descriptor {
         if let entry = index.entry(named: query) { return entry }
         if let name = try? RefName(userInput: query), let entry = index.entry(named: name.value) { return entry }
         if query.hasPrefix("sha256:") || query.contains("@") {
@@ -41,15 +45,12 @@ extension Layout {
     /// Gives the image `source` (a name or digest) the name `name`; the old owner of `name` loses it.
     @discardableResult
     public func tag(_ source: String, as name: RefName) throws -> Descriptor {
-        let target = try resolve(source)
         try updateIndex(purpose: "tag \(name)") { index in
-            // Resolve again under the lock: the source may have moved since.
-            let current = index.entry(named: source) ?? target
-            var entry = current
-            if let annotations = entry.annotations, annotations.isEmpty { entry.annotations = nil }
-            index.setReference(name, to: entry)
+            // Resolved under the lock, so a name removed a moment ago is not revived.
+            let target = try resolve(source, in: index)
+            index.setReference(name, to: target)
+            return target
         }
-        return target
     }
 
     /// Removes a name. The blobs stay until garbage collection.

@@ -1,0 +1,148 @@
+import Foundation
+import StowageModel
+import StowageTestSupport
+import Testing
+
+/// The command-line contract: outputs, exit statuses and one-line errors.
+@Suite struct CommandLineTests {
+    let directory = TemporaryDirectory()
+    var layout: String { directory.child("layout") }
+
+    func stowage(_ arguments: [String]) throws -> CommandResult {
+        try StowageBinary.run(arguments + ["--layout", layout])
+    }
+
+    func expectOneLineError(_ result: CommandResult, mentioning words: [String]) {
+        #expect(result.status != 0)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "one line on stderr: \(result.stderr)")
+        #expect(result.stderr.hasPrefix("stowage: error: "), "\(result.stderr)")
+        for word in words { #expect(result.stderr.contains(word), "stderr mentions \(word): \(result.stderr)") }
+    }
+
+    @Test func helpListsEveryCommand() throws {
+        let help = try StowageBinary.run(["--help"])
+        #expect(help.status == 0)
+        for command in ["import", "ls", "inspect", "tag", "rm"] {
+            #expect(help.stdout.contains("  \(command) "), "help lists \(command)")
+        }
+        let importHelp = try StowageBinary.run(["import", "--help"])
+        #expect(importHelp.stdout.contains("--tag <REF>"))
+        #expect(importHelp.stdout.contains("--layout <DIR>"))
+    }
+
+    @Test func listPrintsReferencesDigestsTypesSizesAndPlatforms() throws {
+        #expect(try stowage(["import", Fixtures.path("named.tar"), Fixtures.path("multi.tar")]).status == 0)
+        let json = try stowage(["ls", "--json"])
+        #expect(json.status == 0)
+        struct Row: Decodable, Equatable {
+            var reference: String?
+            var digest: String
+            var mediaType: String
+            var size: Int64
+            var platforms: [String]
+        }
+        let rows = try JSONDecoder().decode([Row].self, from: Data(json.stdout.utf8))
+        #expect(rows == [
+            Row(reference: "team/app:v1.0.0", digest: "sha256:340e505f4c5372b8bd12d7c7a57b66ae41091c3751836835c14d79e90ee15e2c",
+                mediaType: MediaType.ociManifest.rawValue, size: 753, platforms: ["linux/amd64"]),
+            Row(reference: "team/app:multi", digest: "sha256:9a32f6786e4077257c9dedaee03f54903261bc63c7679f67b05b3a70484655d1",
+                mediaType: MediaType.ociIndex.rawValue, size: 710, platforms: ["linux/amd64", "linux/arm64/v8", "linux/ppc64le"]),
+        ])
+        let table = try stowage(["ls"]).stdout.split(separator: "\n")
+        #expect(table.count == 3)
+        #expect(table[0].hasPrefix("REFERENCE"))
+        #expect(table[2].contains("team/app:multi") && table[2].contains("linux/arm64/v8"))
+    }
+
+    @Test func inspectRawPrintsTheStoredBytes() throws {
+        #expect(try stowage(["import", Fixtures.path("named.tar")]).status == 0)
+        let raw = try stowage(["inspect", "--raw", "team/app:v1.0.0"])
+        let stored = try Array(Data(contentsOf: URL(fileURLWithPath:
+            "\(layout)/blobs/sha256/340e505f4c5372b8bd12d7c7a57b66ae41091c3751836835c14d79e90ee15e2c")))
+        #expect(raw.stdoutBytes == stored)
+        let byDigest = try stowage(["inspect", "--raw", "sha256:340e505f4c5372b8bd12d7c7a57b66ae41091c3751836835c14d79e90ee15e2c"])
+        #expect(byDigest.stdoutBytes == stored)
+        let pretty = try stowage(["inspect", "team/app:v1.0.0"])
+        #expect(pretty.stdout.contains("\"schemaVersion\" : 2"))
+    }
+
+    @Test func tagAndRemoveMoveNamesButKeepBlobs() throws {
+        #expect(try stowage(["import", Fixtures.path("x86_64.tar")]).status == 0)
+        let digest = "sha256:340e505f4c5372b8bd12d7c7a57b66ae41091c3751836835c14d79e90ee15e2c"
+        #expect(try stowage(["tag", digest, "team/app:v1"]).status == 0)
+        #expect(try stowage(["tag", "team/app:v1", "registry.example.com:5000/team/app"]).status == 0)
+        let names = try stowage(["ls", "--json"]).stdout
+        #expect(names.contains("\"team/app:v1\""))
+        #expect(names.contains("registry.example.com:5000/team/app:latest"))
+        let blobsBefore = try LayoutSnapshot(layout).blobNames
+        #expect(try stowage(["rm", "team/app:v1"]).status == 0)
+        #expect(try stowage(["rm", "registry.example.com:5000/team/app"]).status == 0)
+        let remaining = try JSONDecoder().decode([[String: JSONValue]].self, from: Data(try stowage(["ls", "--json"]).stdout.utf8))
+        #expect(remaining.isEmpty)
+        #expect(try LayoutSnapshot(layout).blobNames == blobsBefore)
+        expectOneLineError(try stowage(["rm", "team/app:v1"]), mentioning: ["team/app:v1"])
+    }
+
+    @Test func errorsAreOneLineAndNonZero() throws {
+        // An archive that does not exist.
+        expectOneLineError(try stowage(["import", directory.child("missing.tar")]), mentioning: ["missing.tar"])
+        // A hostile archive: the message names the archive and the entry.
+        let hostile = directory.child("evil.tar")
+        try ArchiveBuilder(entries: [.file("../../etc/evil", [1])]).write(to: hostile)
+        expectOneLineError(try stowage(["import", hostile]), mentioning: ["evil.tar", "../../etc/evil"])
+        // Names that are not references.
+        #expect(try stowage(["import", Fixtures.path("x86_64.tar")]).status == 0)
+        expectOneLineError(
+            try stowage(["tag", "sha256:340e505f4c5372b8bd12d7c7a57b66ae41091c3751836835c14d79e90ee15e2c", "Team/App"]),
+            mentioning: ["Team/App"])
+        expectOneLineError(try stowage(["inspect", "nope:1"]), mentioning: ["nope:1"])
+        // --tag with several archives.
+        let both = try stowage(["import", "--tag", "team/x:1", Fixtures.path("x86_64.tar"), Fixtures.path("aarch64.tar")])
+        #expect(both.status != 0)
+        #expect(both.stderr.contains("--tag"))
+        // No layout at all.
+        let noLayout = try StowageBinary.run(["ls"], environment: ["STOWAGE_LAYOUT": ""])
+        expectOneLineError(noLayout, mentioning: ["--layout"])
+        // A directory that is not a layout.
+        let notLayout = directory.child("not-a-layout")
+        try FileManager.default.createDirectory(atPath: notLayout, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: "\(notLayout)/notes.txt", contents: Data("x".utf8))
+        expectOneLineError(try StowageBinary.run(["ls", "--layout", notLayout]), mentioning: ["oci-layout"])
+        expectOneLineError(
+            try StowageBinary.run(["import", "--layout", notLayout, Fixtures.path("x86_64.tar")]), mentioning: ["not an OCI layout"])
+    }
+
+    @Test func layoutComesFromTheEnvironment() throws {
+        let result = try StowageBinary.run(["import", Fixtures.path("named.tar")], environment: ["STOWAGE_LAYOUT": layout])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(layout)/index.json"))
+    }
+
+    @Test func readOnlyLayoutCanBeListedAndInspected() throws {
+        #expect(try stowage(["import", Fixtures.path("multi.tar")]).status == 0)
+        try FileManager.default.removeItem(atPath: "\(layout)/.stowage")
+        let before = try LayoutSnapshot(layout)
+        let mountPoint = directory.child("ro")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        // A private mount namespace with a read-only bind mount, like a disk mounted read-only.
+        let script = """
+            set -e
+            mount --bind '\(layout)' '\(mountPoint)'
+            mount -o remount,bind,ro '\(mountPoint)'
+            '\(StowageBinary.path)' ls --layout '\(mountPoint)'
+            '\(StowageBinary.path)' inspect --platforms team/app:multi --layout '\(mountPoint)'
+            '\(StowageBinary.path)' inspect --raw team/app:multi --layout '\(mountPoint)' > /dev/null
+            if '\(StowageBinary.path)' tag team/app:multi team/app:other --layout '\(mountPoint)' 2> '\(directory.child("tag.err"))'; then
+                echo "tag on a read-only layout succeeded" >&2; exit 1
+            fi
+            """
+        let result = try Command.run("unshare", ["-m", "sh", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("team/app:multi"))
+        #expect(result.stdout.contains("linux/arm64/v8"))
+        let tagError = try String(contentsOfFile: directory.child("tag.err"), encoding: .utf8)
+        #expect(tagError.contains("read-only"), "\(tagError)")
+        #expect(try LayoutSnapshot(layout) == before)
+    }
+}

@@ -1,0 +1,21 @@
+# Shared helpers for scripts/*: sourced, not run.
+
+# Installs the Debian packages named in "$@" that are missing (apt-get update first).
+ensure_packages() {
+    local missing=()
+    local pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if ((${#missing[@]})); then
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo="sudo"
+        echo "installing: ${missing[*]}" >&2
+        $sudo apt-get update -q >&2
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+    fi
+}
+
+# What building and testing Stowage needs from Debian.
+STOWAGE_BUILD_PACKAGES=(pkg-config libarchive-dev zlib1g-dev libssl-dev)
+STOWAGE_TEST_PACKAGES=(skopeo umoci buildah zstd ca-certificates)
