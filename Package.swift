@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "StowageModel", targets: ["StowageModel"]),
         .library(name: "StowageLayout", targets: ["StowageLayout"]),
         .library(name: "StowageArchive", targets: ["StowageArchive"]),
+        .library(name: "StowageCopy", targets: ["StowageCopy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,10 +33,14 @@ let package = Package(
             name: "StowageArchive",
             dependencies: ["CArchive", "StowageModel", "StowageLayout"]
         ),
+        .target(
+            name: "StowageCopy",
+            dependencies: ["StowageModel", "StowageLayout", "StowageArchive"]
+        ),
         .executableTarget(
             name: "stowage",
             dependencies: [
-                "StowageModel", "StowageLayout", "StowageArchive",
+                "StowageModel", "StowageLayout", "StowageArchive", "StowageCopy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,6 +52,7 @@ let package = Package(
         .testTarget(name: "StowageModelTests", dependencies: ["StowageModel"]),
         .testTarget(name: "StowageLayoutTests", dependencies: ["StowageLayout", "StowageTestSupport"]),
         .testTarget(name: "StowageArchiveTests", dependencies: ["StowageArchive", "StowageLayout", "StowageTestSupport"]),
+        .testTarget(name: "StowageCopyTests", dependencies: ["StowageCopy", "StowageTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["stowage", "StowageModel", "StowageTestSupport"]

@@ -15,7 +15,7 @@ struct Stowage: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            ImportCommand.self, ListCommand.self, InspectCommand.self, TagCommand.self, RemoveCommand.self,
+            ImportCommand.self, IndexCommand.self, ListCommand.self, InspectCommand.self, TagCommand.self, RemoveCommand.self,
         ]
     )
 

@@ -1,0 +1,137 @@
+import ArgumentParser
+import StowageCopy
+import StowageLayout
+import StowageModel
+
+struct IndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index",
+        abstract: "Build and amend multi-platform indexes (manifest lists) in the layout.",
+        subcommands: [IndexCreateCommand.self, IndexAddCommand.self, IndexRemoveCommand.self])
+}
+
+/// Options shared by `index create` and `index add`.
+struct IndexSourceOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("A name for the index, REPOSITORY:TAG; repeat for several.", valueName: "REF"))
+    var tag: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("An annotation of the index (OCI format only); repeatable.", valueName: "KEY=VALUE"))
+    var annotation: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("oci or docker (default: the children's format).", valueName: "FORMAT"))
+    var format: IndexFormat?
+
+    @Option(name: .customLong("platform-of"),
+            help: ArgumentHelp("Set the platform of a SOURCE whose config lacks it (e.g. a variant).", valueName: "SOURCE=OS/ARCH[/VARIANT]"))
+    var platformOf: [String] = []
+
+    @Flag(name: .long, help: "When two sources have the same platform, keep the last instead of failing.")
+    var replace = false
+
+    @Flag(name: .long, help: "Print a JSON report.")
+    var json = false
+
+    @Argument(help: ArgumentHelp("Images: layout references, sha256: digests or archive files (imported first).", valueName: "SOURCE"))
+    var sources: [String] = []
+
+    func request() throws -> IndexRequest {
+        var request = IndexRequest(tags: try tag.map { try RefName(userInput: $0) }, sources: sources)
+        request.format = format
+        request.replace = replace
+        for pair in annotation {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw StowageError(.usage, "--annotation '\(pair)' is not KEY=VALUE")
+            }
+            request.annotations[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        for pair in platformOf {
+            guard let equals = pair.lastIndex(of: "="), equals != pair.startIndex else {
+                throw StowageError(.usage, "--platform-of '\(pair)' is not SOURCE=OS/ARCH[/VARIANT]")
+            }
+            request.platformOverrides[String(pair[..<equals])] = try Platform(parsing: String(pair[pair.index(after: equals)...]))
+        }
+        return request
+    }
+
+    func print(_ report: IndexReport, verb: String) throws {
+        try printIndexReport(report, verb: verb, json: json)
+    }
+}
+
+/// Prints what an index command did: skips, warnings, removals, then the entries.
+func printIndexReport(_ report: IndexReport, verb: String, json: Bool) throws {
+    if json {
+        try Output.json(report)
+        return
+    }
+    for skip in report.skipped {
+        Output.line("skipped \(skip.source): \(skip.reason)" + (skip.digest.map { " (\($0))" } ?? ""))
+    }
+    for warning in report.warnings { Output.note("warning: \(warning)") }
+    for removed in report.removed {
+        Output.line("removed \(removed.platform ?? "entry") \(removed.digest) (from \(removed.source))")
+    }
+    let platforms = report.entries.filter { $0.platform != nil }.count
+    Output.line("\(verb) \(report.tags.joined(separator: ", ")) -> \(report.digest) (\(Output.kind(report.mediaType)), \(platforms) platforms)")
+    let rows = report.entries.map { ["  " + ($0.platform ?? "-"), $0.digest, $0.source] }
+    Output.table(rows).forEach(Output.line)
+}
+
+extension IndexFormat: ExpressibleByArgument {}
+
+struct IndexCreateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Build a multi-platform index from SOURCEs and name it with every --tag.",
+        discussion: """
+            Platforms come from each image's config. A duplicate SOURCE, or one whose digest
+            equals an earlier one's, is skipped; two images of one platform are an error unless
+            --replace. An index SOURCE adds its entries. Children are never rewritten, and the
+            same inputs always give the same index digest.
+            """)
+
+    @OptionGroup var layout: LayoutOptions
+    @OptionGroup var options: IndexSourceOptions
+
+    func run() throws {
+        let report = try IndexBuilder(layout: layout.create()).create(options.request())
+        try options.print(report, verb: "created")
+    }
+}
+
+struct IndexAddCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Add or replace platforms in the index named by the first --tag; every --tag moves to the new index.")
+
+    @OptionGroup var layout: LayoutOptions
+    @OptionGroup var options: IndexSourceOptions
+
+    func run() throws {
+        let report = try IndexBuilder(layout: layout.open()).add(options.request())
+        try options.print(report, verb: "updated")
+    }
+}
+
+struct IndexRemoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Remove a platform from the index named by the first --tag; every --tag moves to the new index.")
+
+    @OptionGroup var layout: LayoutOptions
+
+    @Option(name: .long, help: ArgumentHelp("The index, REPOSITORY:TAG; repeat to move several names.", valueName: "REF"))
+    var tag: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("The platform to remove.", valueName: "OS/ARCH[/VARIANT]"))
+    var platform: String
+
+    @Flag(name: .long, help: "Print a JSON report.")
+    var json = false
+
+    func run() throws {
+        let report = try IndexBuilder(layout: layout.open()).remove(
+            tags: tag.map { try RefName(userInput: $0) }, platform: Platform(parsing: platform))
+        try printIndexReport(report, verb: "updated", json: json)
+    }
+}
