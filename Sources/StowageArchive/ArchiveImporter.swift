@@ -106,7 +106,7 @@ public struct ArchiveImporter {
                 report.blobsSkipped += 1
             }
         }
-        try layout.blobs.syncDirectory()
+        if report.blobsAdded > 0 { try layout.blobs.syncDirectory() }
 
         for index in candidates.indices where candidates[index].descriptor.platform == nil {
             let platforms = try layout.platforms(of: candidates[index].descriptor)

@@ -44,7 +44,7 @@ public final class ArchiveReader {
     public var bytesSeeked: Int64 { source.bytesSeeked }
 
     /// Reads the file in chunks of this size.
-    static let readChunk = 256 * 1024
+    static let readChunk = 1 << 20
 
     /// Opens `path`; an empty or unreadable file is refused here.
     public init(path: String) throws {

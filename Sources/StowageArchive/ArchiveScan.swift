@@ -39,6 +39,7 @@ struct ArchiveScan {
     var symbolicLinks: [String] = []
     var bytesSkipped: Int64 = 0
     var bytesRead: Int64 = 0
+    private let pipeline = CopyPipeline()
 
     /// Reads the whole archive, staging what the layout lacks into `stagingDirectory`.
     init(archive path: String, layout: Layout, stagingDirectory: String) throws {
@@ -136,11 +137,16 @@ struct ArchiveScan {
     private func copy(
         _ entry: ArchiveEntry, reader: ArchiveReader, buffer: UnsafeMutableRawBufferPointer, into writer: BlobWriter
     ) throws {
-        while true {
-            let n = try reader.read(into: buffer)
-            if n == 0 { break }
-            try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        // Small entries are not worth a thread hop.
+        guard entry.size > Int64(CopyPipeline.bufferSize) else {
+            while true {
+                let n = try reader.read(into: buffer)
+                if n == 0 { break }
+                try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            }
+            return
         }
+        try pipeline.copy(from: reader, into: writer)
     }
 
     /// The digest named by a `blobs/ALG/HEX` entry path.

@@ -32,6 +32,12 @@ public struct StowageError: Error, CustomStringConvertible, Sendable, Equatable 
         case usage
         /// Something valid but not supported by Stowage.
         case unsupported
+        /// A registry answered with an error status.
+        case registry
+        /// A registry refused the credentials, or none were found.
+        case authentication
+        /// A registry could not be reached, or the connection broke.
+        case network
     }
 
     /// The kind of failure.

@@ -1,5 +1,4 @@
 import Crypto
-import StowageModel
 
 /// Incremental SHA-256 that yields a Stowage `Digest`; the only place the
 /// crypto library is used, so its `Digest` protocol never shadows ours.
@@ -15,12 +14,12 @@ public struct ContentHasher {
     }
 
     /// The digest of everything fed so far.
-    public func finalize() -> StowageModel.Digest {
-        StowageModel.Digest(sha256Bytes: hasher.finalize())
+    public func finalize() -> Digest {
+        Digest(sha256Bytes: hasher.finalize())
     }
 
     /// The digest of `bytes`.
-    public static func digest(of bytes: [UInt8]) -> StowageModel.Digest {
+    public static func digest(of bytes: [UInt8]) -> Digest {
         var hasher = ContentHasher()
         bytes.withUnsafeBytes { hasher.update($0) }
         return hasher.finalize()

@@ -1,0 +1,3 @@
+// The layout's API speaks in model types (Digest, Descriptor, Index, ContentHasher):
+// importing StowageLayout brings them along.
+@_exported import StowageModel

@@ -1,0 +1,1 @@
+// Registry test servers; see the other files of this target.
