@@ -46,7 +46,10 @@ let package = Package(
         ),
         .target(
             name: "StowageCopy",
-            dependencies: ["StowageModel", "StowageLayout", "StowageArchive", "StowageRegistry"]
+            dependencies: [
+                "StowageModel", "StowageLayout", "StowageArchive", "StowageRegistry",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "stowage",

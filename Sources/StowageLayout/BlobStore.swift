@@ -88,7 +88,7 @@ public struct BlobStore: Sendable {
         guard FileSystem.exists(path) else {
             throw StowageError(.notFound, "blob \(digest) is missing from the layout")
         }
-        let bytes = try FileSystem.readFile(path, limit: Self.maxDocumentSize)
+        let bytes = try FileSystem.readFile(path, limit: Self.maxDocumentSize, followLinks: false)
         if let expectedSize, Int64(bytes.count) != expectedSize {
             throw StowageError(.digestMismatch, "blob \(digest) is \(bytes.count) bytes, but its descriptor says \(expectedSize)")
         }
@@ -102,17 +102,22 @@ public struct BlobStore: Sendable {
     /// Reads the first bytes of a blob (to sniff a compression format).
     public func readPrefix(_ digest: Digest, count: Int) throws -> [UInt8] {
         let path = path(of: digest)
-        let fd = try FileSystem.open(path, O_RDONLY)
+        let fd = try openBlob(path)
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: count)
         let n = try buffer.withUnsafeMutableBytes { try FileSystem.read(fd, into: $0, path: path) }
         return Array(buffer[0..<n])
     }
 
+    /// Opens a blob for reading: never through a symlink, never a device or fifo.
+    private func openBlob(_ path: String) throws -> Int32 {
+        try FileSystem.openRegularFile(path)
+    }
+
     /// Streams a blob's bytes to `body` in chunks, never holding it whole.
     public func read(_ digest: Digest, chunkSize: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let path = path(of: digest)
-        let fd = try FileSystem.open(path, O_RDONLY)
+        let fd = try openBlob(path)
         defer { close(fd) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
         defer { buffer.deallocate() }

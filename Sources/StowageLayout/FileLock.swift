@@ -33,9 +33,10 @@ public final class FileLock {
             if waited >= timeout {
                 let holder = Self.ownerRecord(path)
                 close(fd)
+                fd = -1  // deinit runs for a thrown init too: never close a number twice
                 throw StowageError(
                     .lockTimeout,
-                    "timed out after \(Int(timeout))s waiting for the \(purpose) lock \(path)"
+                    "timed out after \(Self.seconds(timeout)) waiting for the \(purpose) lock \(path)"
                         + (holder.isEmpty ? "" : " held by \(holder)")
                         + "; if that process is gone, its lock is freed when its machine's NFS lease expires")
             }
@@ -46,7 +47,13 @@ public final class FileLock {
         if mode == .exclusive { recordOwner(purpose: purpose) }
     }
 
-    deinit { close(fd) }
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
+
+    private static func seconds(_ value: Double) -> String {
+        value >= 10 ? "\(Int(value))s" : "\((value * 10).rounded() / 10)s"
+    }
 
     /// Releases the lock now rather than at deinit.
     public func unlock() {

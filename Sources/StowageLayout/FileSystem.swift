@@ -70,7 +70,7 @@ public enum FileSystem {
 
     /// Creates `path` and its parents; existing directories are fine.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
-        if isDirectory(path) { return }
+        if isDirectoryFollowingLinks(path) { return }
         var prefix = path.hasPrefix("/") ? "/" : ""
         for component in path.split(separator: "/") {
             prefix += component
@@ -79,7 +79,7 @@ public enum FileSystem {
             }
             prefix += "/"
         }
-        guard isDirectory(path) else {
+        guard isDirectoryFollowingLinks(path) else {
             throw StowageError(.io, "cannot create directory \(path): a file is in the way")
         }
     }
@@ -96,6 +96,12 @@ public enum FileSystem {
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Whether `path` is a directory or a symlink to one: a layout root the user named.
+    public static func isDirectoryFollowingLinks(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// Whether `path` is a regular file (not following a final symlink).
@@ -153,9 +159,29 @@ public enum FileSystem {
         return names
     }
 
-    /// Reads a whole small file, refusing files larger than `limit` bytes.
-    public static func readFile(_ path: String, limit: Int) throws -> [UInt8] {
-        let fd = try open(path, O_RDONLY)
+    /// Opens a file for reading that must be a regular file reached without a symlink
+    /// (`O_NOFOLLOW`, and `O_NONBLOCK` so a fifo cannot block the open).
+    public static func openRegularFile(_ path: String) throws -> Int32 {
+        let fd: Int32
+        do {
+            fd = try open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+        } catch let error as StowageError where error.cause == errorText(ELOOP) {
+            throw StowageError(.invalidLayout, "\(path) is a symbolic link; a layout's blobs must be regular files")
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw StowageError(.invalidLayout, "\(path) is not a regular file")
+        }
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
+        return fd
+    }
+
+    /// Reads a whole small file, refusing files larger than `limit` bytes; with
+    /// `followLinks: false` the file must be a regular file reached without a symlink.
+    public static func readFile(_ path: String, limit: Int, followLinks: Bool = true) throws -> [UInt8] {
+        let fd = followLinks ? try open(path, O_RDONLY) : try openRegularFile(path)
         defer { close(fd) }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)

@@ -43,7 +43,7 @@ public final class Layout: Sendable {
     /// Opens an existing layout without writing anything.
     public static func open(_ root: String) throws -> Layout {
         let layout = Layout(root: root)
-        guard FileSystem.isDirectory(layout.root) else {
+        guard FileSystem.isDirectoryFollowingLinks(layout.root) else {
             throw StowageError(.notFound, "layout \(layout.root) does not exist")
         }
         try layout.checkLayoutFile()
@@ -60,7 +60,7 @@ public final class Layout: Sendable {
             return layout
         }
         if FileSystem.exists(layout.root) {
-            guard FileSystem.isDirectory(layout.root) else {
+            guard FileSystem.isDirectoryFollowingLinks(layout.root) else {
                 throw StowageError(.invalidLayout, "\(layout.root) is a file, not a layout directory")
             }
             let foreign = try FileSystem.listDirectory(layout.root).filter { ![".stowage", "blobs", "index.json"].contains($0) }

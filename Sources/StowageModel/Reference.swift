@@ -187,26 +187,37 @@ public struct RefName: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var description: String { value }
     public static func < (lhs: RefName, rhs: RefName) -> Bool { lhs.value < rhs.value }
 
-    /// The OCI image-layout grammar for `org.opencontainers.image.ref.name`.
+    /// The OCI image-layout grammar for `org.opencontainers.image.ref.name`
+    /// (alphanumerics joined by single `-._:@+/` separators, or by runs of `-` or `__`),
+    /// widened to the bracketed IPv6 hosts the docker grammar allows (`[::1]:5000/app:1`).
     static func isValidStoredName(_ value: String) -> Bool {
-        let scalars = Array(value.unicodeScalars)
+        var scalars = Array(value.unicodeScalars)
         guard !scalars.isEmpty, scalars.count <= 512 else { return false }
+        if scalars.first == "[" {
+            guard let close = scalars.firstIndex(of: "]"), close > 1,
+                scalars[1..<close].allSatisfy({ $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." }),
+                close + 1 < scalars.count, scalars[close + 1] == ":" || scalars[close + 1] == "/"
+            else { return false }
+            // Check the rest as if the host were a plain name.
+            scalars = Array("h".unicodeScalars) + scalars[(close + 1)...]
+        }
         func alnum(_ s: Unicode.Scalar) -> Bool {
             ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s)
         }
         guard alnum(scalars.first!), alnum(scalars.last!) else { return false }
-        var previousWasSeparator = false
+        var previous: Unicode.Scalar? = nil
         for s in scalars {
             if alnum(s) {
-                previousWasSeparator = false
-            } else if "-._:@+/".unicodeScalars.contains(s) {
-                // '--' is allowed by the grammar; other doubled separators are not.
-                if previousWasSeparator && s != "-" && s != "_" && s != "." { return false }
-                previousWasSeparator = true
-            } else {
-                return false
+                previous = nil
+                continue
             }
+            guard "-._:@+/".unicodeScalars.contains(s) else { return false }
+            if let previous {
+                // Only '--…' and '__' may double up.
+                guard previous == s, s == "-" || s == "_" else { return false }
+            }
+            previous = s
         }
-        return true
+        return !value.contains("___")
     }
 }

@@ -136,10 +136,13 @@ extension RegistryClient {
     }
 
     /// Streams a blob to `body`, chunk by chunk, following redirects to blob storage.
+    /// `restart` runs before every attempt, so a retried download starts a fresh sink.
     public func fetchBlob(
-        _ digest: Digest, from repository: String, _ body: (ByteBuffer) async throws -> Void
+        _ digest: Digest, from repository: String, restart: () async throws -> Void = {},
+        _ body: (ByteBuffer) async throws -> Void
     ) async throws {
         try await withRetries { _ in
+            try await restart()
             let request = Request(
                 method: .GET, url: "/v2/\(repository)/blobs/\(digest)", scope: [(repository, "pull")],
                 what: "blob \(digest) of \(repository)")

@@ -53,9 +53,11 @@ public final class RegistryClient: Sendable {
             }
         }
         tls.additionalTrustRoots = extraRoots
-        let configuration = HTTPClient.Configuration(
+        var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls, redirectConfiguration: .disallow,
             timeout: .init(connect: .seconds(30), read: .seconds(300)), decompression: .disabled)
+        // Stowage retries with its own backoff; a TLS handshake with a plain-HTTP registry must fail at once.
+        configuration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -415,6 +417,9 @@ public final class RegistryClient: Sendable {
     /// A short text for a transport error, with certificate problems spelled out.
     static func describe(_ error: Error) -> String {
         let text = String(describing: error)
+        if text.contains("WRONG_VERSION_NUMBER") {
+            return "the registry does not answer TLS there (plain HTTP?); use --tls-verify=false for a trusted plain-HTTP registry"
+        }
         if text.contains("certificate") || text.contains("CERTIFICATE") || text.contains("handshake") {
             return "TLS certificate not trusted (\(text)); pass --ca-file or --cert-dir, or --tls-verify=false for a trusted registry"
         }

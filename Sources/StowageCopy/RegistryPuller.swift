@@ -1,0 +1,176 @@
+import Foundation
+import NIOCore
+import StowageLayout
+import StowageModel
+import StowageRegistry
+
+/// What `stowage pull` brought in.
+public struct PullReport: Sendable, Codable {
+    /// The registry reference pulled.
+    public var source: String
+    /// The name given in the layout, if any.
+    public var reference: String?
+    /// The digest of what the name points at.
+    public var digest: String
+    /// Its media type.
+    public var mediaType: String
+    /// Its platforms.
+    public var platforms: [String]
+    /// What moved.
+    public var summary: TransferSummary
+
+    /// Creates a report.
+    public init(source: String, reference: String?, digest: String, mediaType: String, platforms: [String], summary: TransferSummary) {
+        self.source = source
+        self.reference = reference
+        self.digest = digest
+        self.mediaType = mediaType
+        self.platforms = platforms
+        self.summary = summary
+    }
+}
+
+/// Copies an image or index from a registry into a layout: every manifest
+/// stored byte for byte, every blob hashed while streamed and checked before
+/// it becomes visible; blobs the layout has are not fetched.
+public struct RegistryPuller: Sendable {
+    /// The layout images go to.
+    public let layout: Layout
+    /// The clients and counters of this command.
+    public let session: TransferSession
+    /// Byte counts for the progress line.
+    public let progress: TransferProgress
+
+    /// A puller into `layout` within `session`.
+    public init(layout: Layout, session: TransferSession, progress: TransferProgress) {
+        self.layout = layout
+        self.session = session
+        self.progress = progress
+    }
+
+    /// Pulls `source`; with `platform`, only the entry of an index for that platform
+    /// (named in place of the index). `name` defaults to the source's `HOST/REPO:TAG`.
+    public func pull(_ source: RegistryReference, name: RefName?, platform: Platform?) async throws -> Descriptor {
+        let blobLock = try layout.lockBlobs(.shared, purpose: "pull \(source)")
+        defer { blobLock.unlock() }
+        let client = try await session.client(for: source.host)
+        let fetched = try await client.fetchManifest(source.repository, reference: source.manifestReference, expected: source.digest)
+        var root = Descriptor(mediaType: fetched.mediaType, digest: fetched.digest, size: Int64(fetched.bytes.count))
+        var rootBytes = fetched.bytes
+        if let platform {
+            guard root.mediaType.isIndex else {
+                throw StowageError(.usage, "\(source) is a single image, not an index; pull it without --platform")
+            }
+            let index = try JSONCoding.decode(Index.self, from: fetched.bytes, what: "index \(source)")
+            guard let child = index.manifests.first(where: { $0.platform.map { $0.matches(platform) } ?? false }) else {
+                let present = index.manifests.compactMap { $0.platform?.description }.joined(separator: ", ")
+                throw StowageError(.notFound, "\(source) has no \(platform) image (it has: \(present))")
+            }
+            let childFetched = try await client.fetchManifest(source.repository, reference: child.digest.string, expected: child.digest)
+            root = Descriptor(mediaType: child.mediaType, digest: child.digest, size: Int64(childFetched.bytes.count), platform: child.platform)
+            rootBytes = childFetched.bytes
+        }
+        try await store(root, bytes: rootBytes, from: source, client: client, depth: 0)
+        let entry = Descriptor(mediaType: root.mediaType, digest: root.digest, size: root.size)
+        let finalName = try name ?? source.tag.map { try RefName(userInput: "\(source.host)/\(source.repository):\($0)") }
+        try layout.updateIndex(purpose: "pull \(source)") { index in
+            if let finalName { index.setReference(finalName, to: entry) } else { index.addUnnamed(entry) }
+        }
+        return entry
+    }
+
+    /// Stores a manifest or index and, first, everything it references.
+    private func store(_ descriptor: Descriptor, bytes: [UInt8], from source: RegistryReference, client: RegistryClient, depth: Int) async throws {
+        guard depth <= 8 else { throw StowageError(.invalidJSON, "\(source) nests indexes more than 8 levels deep") }
+        guard ContentHasher.digest(of: bytes) == descriptor.digest, Int64(bytes.count) == descriptor.size else {
+            throw StowageError(.digestMismatch, "registry \(source.host) served \(descriptor.digest) of \(source.repository) with other content or size")
+        }
+        if descriptor.mediaType.isIndex {
+            let index = try JSONCoding.decode(Index.self, from: bytes, what: "index \(descriptor.digest) of \(source)")
+            for child in index.manifests {
+                if try layout.blobs.contains(child.digest) {
+                    // Already here: its children were checked when it was stored.
+                    continue
+                }
+                let fetched = try await client.fetchManifest(source.repository, reference: child.digest.string, expected: child.digest)
+                try await store(child, bytes: fetched.bytes, from: source, client: client, depth: depth + 1)
+            }
+        } else {
+            let manifest = try JSONCoding.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest) of \(source)")
+            try await fetchBlobs([manifest.config] + manifest.layers, from: source, client: client)
+        }
+        if try !layout.blobs.contains(descriptor.digest) {
+            try layout.blobs.write(bytes)
+            await session.recordManifest()
+        }
+    }
+
+    private func fetchBlobs(_ blobs: [Descriptor], from source: RegistryReference, client: RegistryClient) async throws {
+        let jobs = max(1, session.options.jobs)
+        let layout = self.layout
+        let session = self.session
+        let progress = self.progress
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            for blob in blobs {
+                if try layout.blobs.contains(blob.digest) { continue }
+                if blob.mediaType.isNonDistributable && !(blob.urls ?? []).isEmpty { continue }
+                if running >= jobs {
+                    try await group.next()
+                    running -= 1
+                }
+                running += 1
+                progress.expect(blob.size)
+                group.addTask {
+                    let sink = BlobSink(store: layout.blobs, expectedSize: blob.size, what: "blob \(blob.digest) of \(source)")
+                    defer { sink.discard() }
+                    try await client.fetchBlob(blob.digest, from: source.repository, restart: { try sink.restart() }) { chunk in
+                        try sink.write(chunk)
+                        progress.advance(chunk.readableBytes)
+                    }
+                    try sink.commit(expecting: blob.digest, size: blob.size, what: "blob \(blob.digest) of \(source)")
+                    await session.recordReceived(size: blob.size)
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
+
+/// A blob being downloaded: a `BlobWriter` that a retried download replaces.
+private final class BlobSink: @unchecked Sendable {
+    let store: BlobStore
+    let expectedSize: Int64
+    let what: String
+    var writer: BlobWriter?
+
+    init(store: BlobStore, expectedSize: Int64, what: String) {
+        self.store = store
+        self.expectedSize = expectedSize
+        self.what = what
+    }
+
+    func restart() throws {
+        writer?.discard()
+        writer = try store.makeWriter()
+    }
+
+    func write(_ chunk: ByteBuffer) throws {
+        guard let writer else { throw StowageError(.io, "download sink used before it was opened") }
+        try chunk.withUnsafeReadableBytes { try writer.write($0) }
+        // A registry that sends more than the descriptor says is cut off, not believed.
+        if writer.size > expectedSize {
+            throw StowageError(.digestMismatch, "\(what): the registry sent more than the \(expectedSize) bytes its descriptor declares")
+        }
+    }
+
+    func commit(expecting digest: Digest, size: Int64, what: String) throws {
+        guard let writer else { throw StowageError(.io, "download sink used before it was opened") }
+        try writer.finish(expecting: digest, size: size, what: what)
+        try store.commit(writer)
+    }
+
+    func discard() {
+        writer?.discard()
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import StowageLayout
+import StowageModel
+import StowageRegistry
+
+/// `stowage sync`: plan, then push every named image of the layout.
+public struct RegistrySync: Sendable {
+    /// The planner that maps names to destinations.
+    public let planner: SyncPlanner
+    /// The clients and counters of this command.
+    public let session: TransferSession
+    /// Byte counts for the progress line.
+    public let progress: TransferProgress
+
+    /// A sync of `planner`'s layout within `session`.
+    public init(planner: SyncPlanner, session: TransferSession, progress: TransferProgress) {
+        self.planner = planner
+        self.session = session
+        self.progress = progress
+    }
+
+    /// The plan; with `check`, asks the registry (HEAD requests only) what it lacks.
+    public func plan(check: Bool) async throws -> SyncPlan {
+        let (targets, skipped) = try planner.targets()
+        var items: [SyncPlan.Item] = []
+        for (name, destination, graph) in targets {
+            var item = SyncPlan.Item(
+                reference: name, destination: destination.description, digest: graph.root.digest.string,
+                manifests: graph.manifests.count + 1, blobs: graph.blobs.count, bytes: graph.blobBytes)
+            if check {
+                let client = try await session.client(for: destination.host)
+                let current = try await client.manifestDigest(destination.repository, reference: destination.manifestReference)
+                item.upToDate = current == graph.root.digest
+                if current == graph.root.digest {
+                    item.missingBlobs = 0
+                    item.missingBytes = 0
+                } else {
+                    var missing = 0
+                    var bytes: Int64 = 0
+                    for blob in graph.blobs where try await client.blobSize(blob.digest, in: destination.repository) == nil {
+                        missing += 1
+                        bytes += blob.size
+                    }
+                    item.missingBlobs = missing
+                    item.missingBytes = bytes
+                }
+            }
+            items.append(item)
+        }
+        return SyncPlan(items: items, skipped: skipped)
+    }
+
+    /// Pushes every planned image; returns the plan with what was up to date.
+    public func run() async throws -> SyncPlan {
+        let (targets, skipped) = try planner.targets()
+        let pusher = RegistryPusher(layout: planner.layout, session: session, progress: progress)
+        var items: [SyncPlan.Item] = []
+        for (name, destination, graph) in targets {
+            let sent = try await pusher.push(graph, to: destination)
+            items.append(SyncPlan.Item(
+                reference: name, destination: destination.description, digest: graph.root.digest.string,
+                manifests: graph.manifests.count + 1, blobs: graph.blobs.count, bytes: graph.blobBytes, upToDate: !sent))
+        }
+        return SyncPlan(items: items, skipped: skipped)
+    }
+}

@@ -1,0 +1,93 @@
+import StowageModel
+import StowageRegistry
+
+/// What a push, sync or pull moved.
+public struct TransferSummary: Sendable, Codable, Equatable {
+    /// Blobs sent.
+    public var blobsSent = 0
+    /// Blobs the destination already had.
+    public var blobsPresent = 0
+    /// Blobs mounted from another repository of the same registry.
+    public var blobsMounted = 0
+    /// Blobs received (pull).
+    public var blobsReceived = 0
+    /// Bytes sent or received.
+    public var bytes: Int64 = 0
+    /// Manifests and indexes written.
+    public var manifests = 0
+    /// Wall time in seconds.
+    public var seconds = 0.0
+
+    /// An empty summary.
+    public init() {}
+}
+
+/// The registry clients of one command, one per host, and what they have moved,
+/// so a blob sent to one repository is mounted into the next instead of sent again.
+public actor TransferSession {
+    /// The registry options in force.
+    public let options: RegistryOptions
+    private var clients: [String: RegistryClient] = [:]
+    private var blobHomes: [String: [Digest: String]] = [:]
+    /// What moved so far.
+    public private(set) var summary = TransferSummary()
+
+    /// A session with `options`.
+    public init(options: RegistryOptions) {
+        self.options = options
+    }
+
+    /// The client for `host`, created on first use.
+    public func client(for host: String) throws -> RegistryClient {
+        let key = RegistryHost.canonical(host)
+        if let client = clients[key] { return client }
+        let client = try RegistryClient(host: host, options: options)
+        clients[key] = client
+        return client
+    }
+
+    /// A repository of `host` known to hold `digest`, other than `repository`.
+    func mountSource(host: String, digest: Digest, for repository: String) -> String? {
+        guard let home = blobHomes[RegistryHost.canonical(host)]?[digest], home != repository else { return nil }
+        return home
+    }
+
+    func record(_ transfer: BlobTransfer, host: String, repository: String, digest: Digest, size: Int64) {
+        blobHomes[RegistryHost.canonical(host), default: [:]][digest] = repository
+        switch transfer {
+        case .present: summary.blobsPresent += 1
+        case .mounted: summary.blobsMounted += 1
+        case .uploaded:
+            summary.blobsSent += 1
+            summary.bytes += size
+        }
+    }
+
+    func recordReceived(size: Int64) {
+        summary.blobsReceived += 1
+        summary.bytes += size
+    }
+
+    func recordManifest() {
+        summary.manifests += 1
+    }
+
+    /// Closes every client.
+    public func close() async {
+        for client in clients.values { try? await client.shutdown() }
+        clients = [:]
+    }
+
+    /// Runs `body` with a session and closes it afterwards.
+    public static func with<T: Sendable>(options: RegistryOptions, _ body: (TransferSession) async throws -> T) async throws -> T {
+        let session = TransferSession(options: options)
+        do {
+            let result = try await body(session)
+            await session.close()
+            return result
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+}

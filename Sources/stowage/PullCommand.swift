@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import StowageCopy
+import StowageLayout
+import StowageModel
+import StowageRegistry
+
+struct PullCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull",
+        abstract: "Copy an image or index from a registry into the layout.",
+        discussion: """
+            SRC is [docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]. Manifests are stored byte for byte and
+            every blob is checked while it streams in; blobs the layout has are not fetched.
+            By default an index is pulled with all its images; --platform pulls only that
+            platform's image and names it.
+            """)
+
+    @OptionGroup var layout: LayoutOptions
+    @OptionGroup var registry: RegistryOptionGroup
+
+    @Option(name: .long, help: ArgumentHelp("The name in the layout (default: HOST/REPO:TAG).", valueName: "REF"))
+    var tag: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only this platform of an index.", valueName: "OS/ARCH[/VARIANT]"))
+    var platform: String?
+
+    @Flag(name: .long, help: "Every platform of an index (the default).")
+    var all = false
+
+    @Flag(name: .long, help: "Print a JSON report.")
+    var json = false
+
+    @Argument(help: ArgumentHelp("The image, [docker://]HOST[:PORT]/REPO[:TAG|@DIGEST].", valueName: "SRC"))
+    var source: String
+
+    func validate() throws {
+        if all && platform != nil { throw ValidationError("--all and --platform cannot be combined") }
+    }
+
+    func run() async throws {
+        let reference = try RegistryReference(parsing: source)
+        let name = try tag.map { try RefName(userInput: $0) }
+        let wanted = try platform.map { try Platform(parsing: $0) }
+        let store = try layout.create()
+        let options = try registry.options()
+        let started = Date()
+        let progress = TransferProgress(verb: "pulling")
+        let (entry, summary) = try await TransferSession.with(options: options) { session in
+            let puller = RegistryPuller(layout: store, session: session, progress: progress)
+            let entry = try await puller.pull(reference, name: name, platform: wanted)
+            return (entry, await session.summary)
+        }
+        progress.finish()
+        var finalSummary = summary
+        finalSummary.seconds = Date().timeIntervalSince(started)
+        let named = try name?.value ?? reference.tag.map { try RefName(userInput: "\(reference.host)/\(reference.repository):\($0)").value }
+        let report = PullReport(
+            source: reference.description, reference: named, digest: entry.digest.string, mediaType: entry.mediaType.rawValue,
+            platforms: try store.platforms(of: entry).map(\.description), summary: finalSummary)
+        if json {
+            try Output.json(report)
+            return
+        }
+        Output.line("pulled \(reference) -> \(named ?? "(unnamed)") \(entry.digest) \(report.platforms.joined(separator: ","))")
+        Output.line(summaryLine(finalSummary, receiving: true))
+    }
+}

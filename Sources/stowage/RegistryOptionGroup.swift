@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import StowageModel
+import StowageRegistry
+
+/// The registry options, with the names skopeo and buildah use.
+struct RegistryOptionGroup: ParsableArguments {
+    @Option(name: .customLong("tls-verify"), help: ArgumentHelp("Check certificates and require HTTPS; false also allows plain HTTP.", valueName: "BOOL"))
+    var tlsVerify = true
+
+    @Option(name: .customLong("cert-dir"), help: ArgumentHelp("A directory of *.crt CAs and client.cert/client.key.", valueName: "DIR"))
+    var certDirectory: String?
+
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM bundle of CAs to trust as well.", valueName: "FILE"))
+    var caFile: String?
+
+    @Option(name: .customLong("authfile"), help: ArgumentHelp("The auth file to read credentials from (docker config.json shape).", valueName: "FILE"))
+    var authFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("Credentials for the registry.", valueName: "USER:PASS"))
+    var creds: String?
+
+    @Option(name: .customLong("retry-times"), help: ArgumentHelp("Retries of a failed request.", valueName: "N"))
+    var retryTimes = 3
+
+    @Option(name: .long, help: ArgumentHelp("Parallel blob transfers.", valueName: "N"))
+    var jobs = 4
+
+    func options() throws -> RegistryOptions {
+        var options = RegistryOptions()
+        options.tlsVerify = tlsVerify
+        options.certDirectory = certDirectory
+        options.caFile = caFile
+        options.authFile = authFile
+        options.credentials = try creds.map(Credential.init(parsing:))
+        guard retryTimes >= 0 else { throw StowageError(.usage, "--retry-times must be 0 or more") }
+        guard (1...64).contains(jobs) else { throw StowageError(.usage, "--jobs must be between 1 and 64") }
+        options.retryTimes = retryTimes
+        options.jobs = jobs
+        if let chunk = ProcessInfo.processInfo.environment["STOWAGE_CHUNK_SIZE"].flatMap(Int64.init), chunk > 0 {
+            options.chunkSize = chunk
+        }
+        if let delay = ProcessInfo.processInfo.environment["STOWAGE_RETRY_DELAY"].flatMap(Double.init), delay >= 0 {
+            options.retryDelay = delay
+        }
+        return options
+    }
+}

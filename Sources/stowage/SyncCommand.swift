@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import StowageCopy
+import StowageLayout
+import StowageModel
+import StowageRegistry
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Push every named image of the layout to a registry.",
+        discussion: """
+            REPO:TAG in the layout goes to HOST[:PORT][/PREFIX]/REPO:TAG (a registry host in the
+            name is dropped); tag-only names go to --repository. A plan comes first: --dry-run
+            prints it after asking the registry (HEAD requests only) what it lacks, and sends
+            nothing. Images the registry already has under their tag are skipped, so a second
+            sync of an unchanged layout sends no blob, and an interrupted sync, run again,
+            sends only what is missing.
+            """)
+
+    @OptionGroup var layout: LayoutOptions
+    @OptionGroup var registry: RegistryOptionGroup
+
+    @Option(name: .long, help: ArgumentHelp("The repository for tag-only names.", valueName: "NAME"))
+    var repository: String?
+
+    @Option(name: .customLong("ref"), help: ArgumentHelp("Only names matching this glob; repeatable.", valueName: "GLOB"))
+    var refs: [String] = []
+
+    @Flag(name: .customLong("dry-run"), help: "Print the plan and send nothing.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    @Argument(help: ArgumentHelp("The registry, HOST[:PORT][/PREFIX].", valueName: "TARGET"))
+    var target: String
+
+    struct Report: Codable {
+        var dryRun: Bool
+        var plan: SyncPlan
+        var summary: TransferSummary?
+    }
+
+    func run() async throws {
+        let store = try layout.open()
+        let planner = try SyncPlanner(layout: store, target: target, repository: repository, globs: refs)
+        let options = try registry.options()
+        let started = Date()
+        let progress = TransferProgress(verb: "syncing")
+        let (plan, summary) = try await TransferSession.with(options: options) { session in
+            let sync = RegistrySync(planner: planner, session: session, progress: progress)
+            let plan = dryRun ? try await sync.plan(check: true) : try await sync.run()
+            return (plan, await session.summary)
+        }
+        progress.finish()
+        var finalSummary = summary
+        finalSummary.seconds = Date().timeIntervalSince(started)
+        if json {
+            try Output.json(Report(dryRun: dryRun, plan: plan, summary: dryRun ? nil : finalSummary))
+            return
+        }
+        for item in plan.items {
+            let state: String
+            if item.upToDate == true {
+                state = "up to date"
+            } else if dryRun {
+                state = "would send \(item.missingBlobs ?? item.blobs) of \(item.blobs) blobs (\(Output.size(item.missingBytes ?? item.bytes))) and \(item.manifests) manifests"
+            } else {
+                state = "pushed"
+            }
+            Output.line("\(item.reference) -> \(item.destination): \(state)")
+        }
+        if !plan.skipped.isEmpty { Output.note("skipped: \(plan.skipped.joined(separator: ", "))") }
+        if !dryRun { Output.line(summaryLine(finalSummary)) }
+    }
+}
