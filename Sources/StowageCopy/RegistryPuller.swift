@@ -50,7 +50,8 @@ public struct RegistryPuller: Sendable {
 
     /// Pulls `source`; with `platform`, only the entry of an index for that platform
     /// (named in place of the index). `name` defaults to the source's `HOST/REPO:TAG`.
-    public func pull(_ source: RegistryReference, name: RefName?, platform: Platform?) async throws -> Descriptor {
+    /// With `keepName: false` and no `name`, the image stays unnamed.
+    public func pull(_ source: RegistryReference, name: RefName?, platform: Platform?, keepName: Bool = true) async throws -> Descriptor {
         let blobLock = try layout.lockBlobs(.shared, purpose: "pull \(source)")
         defer { blobLock.unlock() }
         let client = try await session.client(for: source.host)
@@ -72,7 +73,8 @@ public struct RegistryPuller: Sendable {
         }
         try await store(root, bytes: rootBytes, from: source, client: client, depth: 0)
         let entry = Descriptor(mediaType: root.mediaType, digest: root.digest, size: root.size)
-        let finalName = try name ?? source.tag.map { try RefName(userInput: "\(source.host)/\(source.repository):\($0)") }
+        let defaultName = keepName ? try source.tag.map { try RefName(userInput: "\(source.host)/\(source.repository):\($0)") } : nil
+        let finalName = name ?? defaultName
         try layout.updateIndex(purpose: "pull \(source)") { index in
             if let finalName { index.setReference(finalName, to: entry) } else { index.addUnnamed(entry) }
         }

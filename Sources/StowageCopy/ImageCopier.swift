@@ -1,0 +1,149 @@
+import Foundation
+import StowageArchive
+import StowageLayout
+import StowageModel
+import StowageRegistry
+
+/// `stowage copy SRC DST` between any two places images live. A layout is the
+/// hub: a source that is not a layout is brought into one (the destination
+/// layout when there is one, else a temporary one), then delivered from there.
+/// Bytes are never re-encoded, so digests stay the same all the way.
+public struct ImageCopier: Sendable {
+    /// The registry clients and counters of this command.
+    public let session: TransferSession
+    /// Byte counts for the progress line.
+    public let progress: TransferProgress
+
+    /// A copier within `session`.
+    public init(session: TransferSession, progress: TransferProgress) {
+        self.session = session
+        self.progress = progress
+    }
+
+    /// Copies the image at `source` to `destination`; returns its descriptor.
+    public func copy(from source: ImageLocation, to destination: ImageLocation) async throws -> Descriptor {
+        if case .dockerArchive = destination {
+            throw StowageError(.unsupported, "docker-archive: is supported as a source only; write an oci-archive: instead")
+        }
+        let scratch = try TemporaryLayout()
+        defer { scratch.remove() }
+        // Where the image is brought: the destination layout itself when it is one.
+        let hub: Layout
+        if case .layout(let directory, _) = destination { hub = try Layout.create(directory) } else { hub = try scratch.layout() }
+
+        let (layout, image) = try await bring(source, into: hub)
+        switch destination {
+        case .layout(_, let reference):
+            if layout.root != hub.root { try copyGraph(image, from: layout, to: hub) }
+            try name(image, reference, in: hub)
+        case .ociArchive(let file, let reference):
+            var exportFrom = layout
+            if let reference, (try? layout.resolve(reference))?.digest != image.digest {
+                // The archive carries the name asked for: give it in a layout of our own.
+                let named = try scratch.layout()
+                if layout.root != named.root { try copyGraph(image, from: layout, to: named) }
+                try name(image, reference, in: named)
+                exportFrom = named
+            }
+            try ArchiveExporter(layout: exportFrom).export(to: file, references: [reference ?? image.digest.string])
+        case .registry(let target):
+            var root = image
+            root.annotations = nil
+            let pusher = RegistryPusher(layout: layout, session: session, progress: progress)
+            try await pusher.push(ImageGraph(root: root, layout: layout), to: target)
+        case .dockerArchive:
+            break
+        }
+        var result = image
+        result.annotations = nil
+        return result
+    }
+
+    /// Puts the source image into a layout: its own, or `hub`.
+    private func bring(_ source: ImageLocation, into hub: Layout) async throws -> (Layout, Descriptor) {
+        switch source {
+        case .layout(let directory, let reference):
+            let layout = try Layout.open(directory)
+            return (layout, try Self.select(reference, in: layout, from: source.description))
+        case .ociArchive(let file, let reference), .dockerArchive(let file, let reference):
+            let report = try ArchiveImporter(layout: hub).importArchive(file)
+            let images = report.images.filter { image in
+                guard let reference else { return true }
+                let wanted = (try? RefName(userInput: reference).value) ?? reference
+                return image.references.contains(reference) || image.references.contains(wanted) || image.digest == reference
+            }
+            guard images.count == 1, let image = images.first else {
+                throw StowageError(
+                    .usage,
+                    images.isEmpty ? "\(source) names no image of the archive (it has: \(report.images.flatMap(\.references).joined(separator: ", ")))"
+                        : "\(file) holds \(images.count) images; name one with \(source):REF")
+            }
+            return (hub, Descriptor(mediaType: MediaType(image.mediaType), digest: try Digest(image.digest), size: image.size))
+        case .registry(let reference):
+            let puller = RegistryPuller(layout: hub, session: session, progress: progress)
+            let descriptor = try await puller.pull(reference, name: nil, platform: nil, keepName: false)
+            return (hub, descriptor)
+        }
+    }
+
+    /// The image a layout source names, or its only image.
+    static func select(_ reference: String?, in layout: Layout, from source: String) throws -> Descriptor {
+        if let reference { return try layout.resolve(reference) }
+        let entries = try layout.readIndex().manifests
+        guard entries.count == 1 else {
+            throw StowageError(.usage, "\(source) holds \(entries.count) images; name one with :REF")
+        }
+        return entries[0]
+    }
+
+    private func name(_ image: Descriptor, _ reference: String?, in layout: Layout) throws {
+        var entry = image
+        entry.annotations = nil
+        let name = try reference.map { try RefName(userInput: $0) }
+        try layout.updateIndex(purpose: "copy") { index in
+            if let name { index.setReference(name, to: entry) } else { index.addUnnamed(entry) }
+        }
+    }
+
+    /// Copies every blob an image reaches from one layout to another, streamed and checked.
+    private func copyGraph(_ image: Descriptor, from source: Layout, to destination: Layout) throws {
+        var root = image
+        root.annotations = nil
+        let graph = try ImageGraph(root: root, layout: source)
+        let blobLock = try destination.lockBlobs(.shared, purpose: "copy")
+        defer { blobLock.unlock() }
+        for blob in graph.blobs + graph.manifests + [graph.root] where try !destination.blobs.contains(blob.digest) {
+            let writer = try destination.blobs.makeWriter()
+            do {
+                try source.blobs.read(blob.digest) { try writer.write($0) }
+                try writer.finish(expecting: blob.digest, size: blob.size, what: "blob \(blob.digest) of \(source.root)")
+                try destination.blobs.commit(writer)
+            } catch {
+                writer.discard()
+                throw error
+            }
+        }
+    }
+}
+
+/// A layout in a temporary directory, made on first use and removed at the end.
+final class TemporaryLayout: @unchecked Sendable {
+    private var made: Layout?
+    private let path: String
+
+    init() throws {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+        path = "\(base)/stowage-copy-\(getpid())-\(FileSystem.randomSuffix())"
+    }
+
+    func layout() throws -> Layout {
+        if let made { return made }
+        let layout = try Layout.create(path)
+        made = layout
+        return layout
+    }
+
+    func remove() {
+        if made != nil { try? FileSystem.removeTree(path) }
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import StowageCopy
+import StowageModel
+
+struct CopyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy",
+        abstract: "Copy an image between layouts, archives and registries.",
+        discussion: """
+            SRC and DST use the transports of skopeo and buildah: oci:DIR[:REF],
+            oci-archive:FILE[:REF], docker-archive:FILE[:REF] (source only) and
+            docker://HOST/REPO[:TAG|@DIGEST]. Bytes are copied as stored: digests stay.
+            """)
+
+    @OptionGroup var registry: RegistryOptionGroup
+
+    @Argument(help: ArgumentHelp("Where the image is.", valueName: "SRC"))
+    var source: String
+
+    @Argument(help: ArgumentHelp("Where it goes.", valueName: "DST"))
+    var destination: String
+
+    func run() async throws {
+        let from = try ImageLocation(parsing: source)
+        let to = try ImageLocation(parsing: destination)
+        let progress = TransferProgress(verb: "copying")
+        let image = try await TransferSession.with(options: try registry.options()) { session in
+            try await ImageCopier(session: session, progress: progress).copy(from: from, to: to)
+        }
+        progress.finish()
+        Output.line("copied \(from) -> \(to) (\(image.digest))")
+    }
+}

@@ -1,1 +1,0 @@
-// Registry test servers; see the other files of this target.
