@@ -18,4 +18,4 @@ ensure_packages() {
 
 # What building and testing Stowage needs from Debian.
 STOWAGE_BUILD_PACKAGES=(pkg-config libarchive-dev zlib1g-dev libssl-dev)
-STOWAGE_TEST_PACKAGES=(skopeo umoci buildah zstd ca-certificates)
+STOWAGE_TEST_PACKAGES=(skopeo umoci buildah zstd ca-certificates docker-registry apache2-utils openssl curl)
