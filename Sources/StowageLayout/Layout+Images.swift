@@ -45,7 +45,10 @@ extension Layout {
     /// Gives the image `source` (a name or digest) the name `name`; the old owner of `name` loses it.
     @discardableResult
     public func tag(_ source: String, as name: RefName) throws -> Descriptor {
-        try updateIndex(purpose: "tag \(name)") { index in
+        // A digest may name a blob no entry reaches (a gc candidate): keep gc out until it is named.
+        let blobLock = try lockBlobs(.shared, purpose: "tag \(name)")
+        defer { blobLock.unlock() }
+        return try updateIndex(purpose: "tag \(name)") { index in
             // Resolved under the lock, so a name removed a moment ago is not revived.
             let target = try resolve(source, in: index)
             index.setReference(name, to: target)

@@ -16,6 +16,7 @@ struct Stowage: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             ImportCommand.self, IndexCommand.self, ListCommand.self, InspectCommand.self, TagCommand.self, RemoveCommand.self,
+            VerifyCommand.self, GCCommand.self, ExportCommand.self,
         ]
     )
 

@@ -1,0 +1,166 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StowageLayout
+import StowageModel
+
+/// One image an export wrote into the archive's `index.json`.
+public struct ExportedImage: Sendable, Codable, Equatable {
+    /// Its reference in the archive, or nil for an unnamed image.
+    public var reference: String?
+    /// The manifest or index digest.
+    public var digest: String
+    /// The manifest or index media type.
+    public var mediaType: String
+}
+
+/// What one `stowage export` wrote.
+public struct ExportReport: Sendable, Codable, Equatable {
+    /// The archive path.
+    public var archive: String
+    /// `none`, `gzip` or `zstd`.
+    public var compression: String
+    /// The entries of the archive's `index.json`, in order.
+    public var images: [ExportedImage]
+    /// Blobs written.
+    public var blobs: Int
+    /// Bytes of the blobs written (before compression).
+    public var bytes: Int64
+}
+
+/// Writes an oci-archive of a whole layout, or of some of its images with
+/// everything they reach, for carrying into an air-gapped site.
+///
+/// The archive is reproducible: entries come in a fixed order (`blobs/`,
+/// `blobs/sha256/`, the blobs sorted by digest, `index.json`, `oci-layout`, the
+/// order buildah and skopeo use) with fixed metadata, so the same layout gives
+/// byte-identical archives. Blobs are streamed and hashed on the way: a corrupt
+/// blob stops the export instead of travelling. The archive is written to a
+/// temporary file next to its destination and renamed into place at the end,
+/// so a failed or killed export never leaves a partial archive under its name.
+/// Nothing is written to the layout and no lock is taken: a read-only layout
+/// can be exported.
+public struct ArchiveExporter {
+    /// The layout exported.
+    public let layout: Layout
+
+    /// An exporter for `layout`.
+    public init(layout: Layout) {
+        self.layout = layout
+    }
+
+    /// Exports the images named by `references` (names or `sha256:` digests; all of
+    /// `index.json` when empty) to `path`.
+    @discardableResult
+    public func export(
+        to path: String, references: [String] = [], compression: TarWriter.Compression = .none
+    ) throws -> ExportReport {
+        let index = try layout.readIndex()
+        let entries = try select(references, from: index)
+        guard !entries.isEmpty else {
+            throw StowageError(.notFound, "layout \(layout.root) holds no images, so there is nothing to export")
+        }
+        let graph = ContentGraph.walk(layout.blobs, roots: entries.map(ReachabilityRoot.init(entry:)))
+        if let (edge, issue) = graph.blockingIssues.first {
+            throw StowageError(.invalidLayout, "cannot export: \(edge.summary) \(issue.explanation); run `stowage verify`")
+        }
+        let blobs = try plan(graph)
+
+        var exported = index
+        exported.manifests = entries
+        let indexBytes = try JSONCoding.encode(exported)
+        let layoutBytes = try JSONCoding.encode(["imageLayoutVersion": Layout.layoutVersion])
+
+        let (directory, name) = Self.split(path)
+        let temporary = "\(directory)/.\(name).stowage-\(getpid())-\(FileSystem.randomSuffix())"
+        do {
+            let writer = try TarWriter(path: temporary, compression: compression)
+            try writer.addSpecial("blobs/", .directory)
+            try writer.addSpecial("blobs/sha256/", .directory)
+            for (digest, size) in blobs {
+                try writeBlob(digest, size: size, into: writer)
+            }
+            try writer.addFile("index.json", indexBytes)
+            try writer.addFile("oci-layout", layoutBytes)
+            try writer.close()
+            let fd = try FileSystem.open(temporary, O_RDONLY)
+            defer { close(fd) }
+            try FileSystem.fsync(fd, path: temporary)
+            try FileSystem.rename(temporary, path)
+        } catch {
+            try? FileSystem.removeFile(temporary)
+            throw error
+        }
+        try? FileSystem.fsyncDirectory(directory)
+        return ExportReport(
+            archive: path, compression: compression.rawValue,
+            images: entries.map {
+                ExportedImage(reference: $0.refName, digest: $0.digest.string, mediaType: $0.mediaType.rawValue)
+            },
+            blobs: blobs.count, bytes: blobs.reduce(0) { $0 + $1.size })
+    }
+
+    /// The `index.json` entries to export, in the order asked, each once.
+    private func select(_ references: [String], from index: Index) throws -> [Descriptor] {
+        guard !references.isEmpty else { return index.manifests }
+        var selected: [Descriptor] = []
+        for query in references {
+            let entry: Descriptor
+            if let named = index.entry(named: query) {
+                entry = named
+            } else if let name = try? RefName(userInput: query), let named = index.entry(named: name.value) {
+                entry = named
+            } else {
+                // A digest: the image is exported without a name.
+                entry = try layout.resolve(query, in: index)
+            }
+            if !selected.contains(where: { $0.digest == entry.digest && $0.refName == entry.refName }) {
+                selected.append(entry)
+            }
+        }
+        return selected
+    }
+
+    /// Every reachable blob to write, sorted by digest, with its size on disk, which
+    /// must be what every descriptor declares. Non-distributable layers that are not
+    /// in the layout (they are fetched from their URLs) are left out.
+    private func plan(_ graph: ContentGraph) throws -> [(digest: Digest, size: Int64)] {
+        var blobs: [(digest: Digest, size: Int64)] = []
+        for (digest, edges) in graph.edgesByDigest {
+            guard let size = try layout.blobs.size(of: digest) else {
+                if edges.allSatisfy({ $0.mayBeAbsent || $0.role == .subject }) { continue }
+                let edge = edges.first { !$0.mayBeAbsent && $0.role != .subject } ?? edges[0]
+                throw StowageError(.notFound, "cannot export: \(edge.summary) is missing from layout \(layout.root); run `stowage verify`")
+            }
+            if let liar = edges.first(where: { $0.descriptor.size != size }) {
+                throw StowageError(
+                    .digestMismatch,
+                    "cannot export: \(liar.summary) is \(size) bytes, but its descriptor says \(liar.descriptor.size); run `stowage verify`")
+            }
+            blobs.append((digest, size))
+        }
+        return blobs
+    }
+
+    /// Streams one blob into the archive, hashing it on the way.
+    private func writeBlob(_ digest: Digest, size: Int64, into writer: TarWriter) throws {
+        var hasher = ContentHasher()
+        try writer.addFile("blobs/sha256/\(digest.hex)", size: size) { write in
+            try layout.blobs.read(digest) { chunk in
+                hasher.update(chunk)
+                try write(chunk)
+            }
+        }
+        let actual = hasher.finalize()
+        guard actual == digest else {
+            throw StowageError(
+                .digestMismatch, "cannot export: blob \(digest) of layout \(layout.root) is corrupt (its content hashes to \(actual)); run `stowage verify`")
+        }
+    }
+
+    private static func split(_ path: String) -> (directory: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let directory = String(path[..<slash])
+        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
+    }
+}

@@ -1,0 +1,227 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StowageModel
+
+/// What `stowage gc` removed (or, with `--dry-run`, would remove).
+public struct GCReport: Sendable, Codable, Equatable {
+    /// A removed blob or temporary file.
+    public struct Item: Sendable, Codable, Equatable {
+        /// The path relative to the layout (`blobs/sha256/…`, `.stowage/tmp/…`).
+        public var path: String
+        /// The blob's digest; nil for temporary files.
+        public var digest: String?
+        /// Bytes freed (for a directory, the sum of its files).
+        public var size: Int64
+    }
+
+    /// True when nothing was removed on purpose.
+    public var dryRun: Bool
+    /// The grace period in seconds: younger blobs and temporary files were kept.
+    public var graceSeconds: Double
+    /// Blobs some reference reaches (all kept).
+    public var reachableBlobs: Int
+    /// Unreachable blobs removed, sorted by digest.
+    public var removedBlobs: [Item]
+    /// Stale entries of `.stowage/tmp/` removed, sorted by name.
+    public var removedTemporaryFiles: [Item]
+    /// Bytes freed by both.
+    public var bytesFreed: Int64
+    /// Unreachable blobs kept because they are younger than the grace period.
+    public var keptYoungBlobs: Int
+    /// Temporary entries kept because they are younger than the grace period.
+    public var keptYoungTemporaryFiles: Int
+}
+
+/// Removes blobs no reference reaches and stale temporary files.
+///
+/// Safe beside running writers: it takes the blob lock exclusively, which waits
+/// until no import (they hold it shared for their whole run) is in progress and
+/// keeps new ones from starting, and holds the index lock while it marks and
+/// sweeps, so nothing can name a blob it is deleting. As a second line of
+/// defence (a writer on a machine whose locks do not work), blobs and
+/// temporary files younger than the grace period are kept.
+///
+/// It refuses to sweep when a manifest or index it must read to find what is
+/// reachable is missing or corrupt: deleting the children of an unreadable
+/// document would destroy what a repair could still save.
+public struct GarbageCollector {
+    /// The layout to clean.
+    public let layout: Layout
+    /// Blobs and temporary files younger than this many seconds are kept; 0 keeps none.
+    public var grace: Double
+    /// Report what would be removed without removing it, and without taking locks.
+    public var dryRun: Bool
+    /// The current time in seconds since the epoch; tests move it forward to age files,
+    /// since a file's change time cannot be set back.
+    public var clock: @Sendable () -> Double = GarbageCollector.currentTime
+
+    /// The default grace period: one hour.
+    public static let defaultGrace: Double = 3600
+
+    /// A collector for `layout`.
+    public init(layout: Layout, grace: Double = GarbageCollector.defaultGrace, dryRun: Bool = false) {
+        self.layout = layout
+        self.grace = grace
+        self.dryRun = dryRun
+    }
+
+    /// Marks what `index.json` reaches and sweeps the rest.
+    public func collect() throws -> GCReport {
+        if dryRun { return try markAndSweep() }
+        // Order matters: blob lock, then index lock, as imports and tags take them.
+        let blobLock = try layout.lockBlobs(.exclusive, purpose: "gc")
+        defer { blobLock.unlock() }
+        let indexLock = try layout.lockIndex(purpose: "gc")
+        defer { indexLock.unlock() }
+        return try markAndSweep()
+    }
+
+    private func markAndSweep() throws -> GCReport {
+        let now = clock()
+        let index = try layout.readIndex()
+        let graph = ContentGraph.walk(layout.blobs, roots: ReachabilityRoot.entries(of: index))
+        if let (edge, issue) = graph.blockingIssues.first {
+            throw StowageError(
+                .invalidLayout,
+                "gc removed nothing: \(edge.summary) \(issue.explanation), so what it references is unknown; run `stowage verify`")
+        }
+        let reachable = graph.reachable
+        var report = GCReport(
+            dryRun: dryRun, graceSeconds: grace, reachableBlobs: reachable.count, removedBlobs: [],
+            removedTemporaryFiles: [], bytesFreed: 0, keptYoungBlobs: 0, keptYoungTemporaryFiles: 0)
+
+        let directory = layout.blobs.directory
+        let names = FileSystem.isDirectory(directory) ? try FileSystem.listDirectory(directory) : []
+        var removedAny = false
+        for name in names.sorted() {
+            // Files not named by a digest are not Stowage's to remove; `verify` lists them.
+            guard Digest.isValidHex(name), let digest = try? Digest(hex: name), !reachable.contains(digest) else { continue }
+            let path = "\(directory)/\(name)"
+            guard let st = try FileSystem.status(path), (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            if isYoung(st, now: now) {
+                report.keptYoungBlobs += 1
+                continue
+            }
+            if !dryRun {
+                guard unlink(path) == 0 else {
+                    if errno == ENOENT { continue }
+                    throw FileSystem.ioError("remove", path)
+                }
+                removedAny = true
+            }
+            report.removedBlobs.append(.init(path: "blobs/sha256/\(name)", digest: digest.string, size: Int64(st.st_size)))
+            report.bytesFreed += Int64(st.st_size)
+        }
+        if removedAny { try? FileSystem.fsyncDirectory(directory) }
+
+        let temporary = layout.temporaryDirectory
+        let entries = FileSystem.isDirectory(temporary) ? try FileSystem.listDirectory(temporary) : []
+        for name in entries.sorted() {
+            let path = "\(temporary)/\(name)"
+            guard let (newest, size) = try Self.newestChange(path) else { continue }
+            if grace > 0 && now - newest < grace {
+                report.keptYoungTemporaryFiles += 1
+                continue
+            }
+            if !dryRun { try FileSystem.removeTree(path) }
+            report.removedTemporaryFiles.append(.init(path: ".stowage/tmp/\(name)", digest: nil, size: size))
+            report.bytesFreed += size
+        }
+        return report
+    }
+
+    /// Whether a blob changed (was written, or linked into `blobs/`) within the grace period.
+    /// ctime moves when `link(2)` adds a name, so a blob an import just linked is young
+    /// even if it was staged long ago.
+    private func isYoung(_ st: stat, now: Double) -> Bool {
+        guard grace > 0 else { return false }
+        return now - Self.changeTime(st) < grace
+    }
+
+    private static func changeTime(_ st: stat) -> Double {
+        let modified = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+        let changed = Double(st.st_ctim.tv_sec) + Double(st.st_ctim.tv_nsec) / 1e9
+        return max(modified, changed)
+    }
+
+    /// The latest change time in a file or directory tree, and the bytes of its files;
+    /// nil when it vanished meanwhile.
+    private static func newestChange(_ path: String) throws -> (Double, Int64)? {
+        guard let st = try FileSystem.status(path) else { return nil }
+        var newest = changeTime(st)
+        var size: Int64 = 0
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in (try? FileSystem.listDirectory(path)) ?? [] {
+                if let (childNewest, childSize) = try newestChange("\(path)/\(name)") {
+                    newest = max(newest, childNewest)
+                    size += childSize
+                }
+            }
+        } else if (st.st_mode & S_IFMT) == S_IFREG {
+            size = Int64(st.st_size)
+        }
+        return (newest, size)
+    }
+
+    /// The system's real-time clock, in seconds since the epoch.
+    @Sendable public static func currentTime() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// Durations as users write them for `--grace`: `0`, `45s`, `10m`, `1h`, `2d`,
+/// `1h30m`, `500ms`; a bare number is seconds.
+public enum GracePeriod {
+    private static let units: [(suffix: String, seconds: Double)] = [
+        ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400),
+    ]
+
+    /// Parses a duration into seconds.
+    public static func parse(_ text: String) throws -> Double {
+        let invalid = StowageError(
+            .usage, "invalid duration '\(text)': write a number with a unit, such as 0, 30s, 10m, 1h or 1h30m")
+        let trimmed = text.trimmingSpaces
+        if let seconds = Double(trimmed) {
+            guard seconds >= 0, seconds.isFinite else { throw invalid }
+            return seconds
+        }
+        var rest = Substring(trimmed)
+        var total = 0.0
+        guard !rest.isEmpty else { throw invalid }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard !number.isEmpty, let value = Double(number) else { throw invalid }
+            rest = rest.dropFirst(number.count)
+            let letters = rest.prefix { $0.isLetter }
+            guard let unit = units.first(where: { $0.suffix == String(letters) }) else { throw invalid }
+            rest = rest.dropFirst(letters.count)
+            total += value * unit.seconds
+        }
+        guard total.isFinite else { throw invalid }
+        return total
+    }
+
+    /// `1h`, `30m`, `45s`, `1h30m`, `0s`: the shortest way to write whole seconds back.
+    public static func format(_ seconds: Double) -> String {
+        var rest = Int(seconds.rounded())
+        guard rest > 0 else { return seconds > 0 ? "\(Int(seconds * 1000))ms" : "0s" }
+        var text = ""
+        for (suffix, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] where rest >= size {
+            text += "\(rest / size)\(suffix)"
+            rest %= size
+        }
+        return text
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,386 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Foundation
+import StowageModel
+
+/// Checks a layout's integrity and reports every problem, not only the first:
+/// `oci-layout`, `index.json` (schema, unique and valid references), and every
+/// descriptor reachable from it (nested indexes, manifests, configs, layers,
+/// subjects): the blob exists, is a regular file, has the declared size and
+/// hashes to its name. Files under `blobs/` that are not named by a valid
+/// digest are listed.
+///
+/// It takes no lock and writes nothing, so it works on a read-only layout and
+/// beside running writers. Blobs are hashed in parallel, each streamed in
+/// chunks, never held whole in memory.
+public struct LayoutVerifier: Sendable {
+    /// The layout directory.
+    public let root: String
+    /// How many blobs are hashed at once (default: the machine's cores).
+    public var jobs: Int
+
+    private var blobs: BlobStore {
+        BlobStore(directory: "\(root)/blobs/sha256", temporaryDirectory: "\(root)/.stowage/tmp")
+    }
+
+    /// A verifier for the layout at `root`. Unlike `Layout.open`, a missing or
+    /// broken `oci-layout` is a problem to report, not a reason to stop.
+    public init(root: String, jobs: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        self.jobs = max(1, jobs)
+    }
+
+    /// Runs every check. `fast` skips hashing blobs that are not manifests or
+    /// indexes (those are always read, hence hashed, to find what they reference).
+    /// Throws only when `root` is not a directory at all.
+    public func verify(fast: Bool = false) throws -> VerifyReport {
+        guard FileSystem.isDirectory(root) else {
+            throw StowageError(.notFound, "layout \(root) does not exist or is not a directory")
+        }
+        var problems: [VerifyProblem] = []
+        var notes: [String] = []
+        checkLayoutFile(&problems)
+        let index = readIndex(&problems)
+        if let index { checkReferences(index, &problems) }
+
+        let graph = ContentGraph.walk(blobs, roots: index.map(ReachabilityRoot.entries(of:)) ?? [])
+        var work: [(digest: Digest, size: Int64)] = []
+        var blobProblems: [VerifyProblem] = []
+        let groups = graph.edgesByDigest
+        let edgesOf = Dictionary(uniqueKeysWithValues: groups.map { ($0.digest, $0.edges) })
+        for (digest, edges) in groups {
+            checkBlob(digest, edges: edges, graph: graph, hashLater: &work, problems: &blobProblems, notes: &notes)
+        }
+        var bytesHashed = graph.documentSizes.values.reduce(0, +)
+        if !fast {
+            for result in hashInParallel(work) {
+                bytesHashed += result.bytes
+                let edges = edgesOf[result.digest] ?? []
+                switch result.outcome {
+                case .success(let actual) where actual != result.digest:
+                    blobProblems.append(VerifyProblem(
+                        kind: .digestMismatch, blob: result.digest.string, references: Self.roots(edges),
+                        path: relative(blobs.path(of: result.digest)),
+                        message: "\(Self.describe(edges)) is corrupt: its content hashes to \(actual)"))
+                case .success:
+                    break
+                case .failure(let error):
+                    blobProblems.append(VerifyProblem(
+                        kind: .missingBlob, blob: result.digest.string, references: Self.roots(edges),
+                        path: relative(blobs.path(of: result.digest)),
+                        message: "\(Self.describe(edges)) cannot be read: \(error)"))
+                }
+            }
+        }
+
+        // A blob's problems together, blobs in digest order.
+        problems += blobProblems.enumerated()
+            .sorted { ($0.element.blob ?? "", $0.offset) < ($1.element.blob ?? "", $1.offset) }
+            .map(\.element)
+        let unreferenced = listBlobDirectories(reachable: graph.reachable, &problems)
+        if unreferenced > 0 {
+            notes.append("\(unreferenced) blob\(unreferenced == 1 ? " is" : "s are") not referenced by any image; `stowage gc` removes them")
+        }
+        return VerifyReport(
+            layout: root, clean: problems.isEmpty, images: index?.manifests.count ?? 0,
+            references: index?.manifests.filter { $0.refName != nil }.count ?? 0,
+            blobsChecked: graph.reachable.count, hashed: !fast, bytesHashed: bytesHashed,
+            unreferencedBlobs: unreferenced, problems: problems, notes: notes)
+    }
+
+    // MARK: - oci-layout and index.json
+
+    private func checkLayoutFile(_ problems: inout [VerifyProblem]) {
+        let path = "\(root)/oci-layout"
+        func problem(_ message: String) {
+            problems.append(VerifyProblem(kind: .layoutFile, path: "oci-layout", message: message))
+        }
+        guard FileSystem.isRegularFile(path) else {
+            problem(FileSystem.exists(path) ? "\(path) is not a regular file" : "\(path) is missing, so \(root) is not an OCI layout")
+            return
+        }
+        struct LayoutFile: Decodable { var imageLayoutVersion: String }
+        do {
+            let bytes = try FileSystem.readFile(path, limit: 64 * 1024)
+            let file = try JSONCoding.decode(LayoutFile.self, from: bytes, what: path)
+            if file.imageLayoutVersion.split(separator: ".").first != "1" {
+                problem("\(path) declares layout version \(file.imageLayoutVersion); OCI image layouts are version 1.x")
+            }
+        } catch {
+            problem("\(error)")
+        }
+    }
+
+    private func readIndex(_ problems: inout [VerifyProblem]) -> Index? {
+        let path = "\(root)/index.json"
+        func problem(_ message: String) -> Index? {
+            problems.append(VerifyProblem(kind: .index, path: "index.json", message: message))
+            return nil
+        }
+        guard FileSystem.isRegularFile(path) else {
+            return problem(FileSystem.exists(path) ? "\(path) is not a regular file" : "\(path) is missing")
+        }
+        let index: Index
+        do {
+            index = try JSONCoding.decode(Index.self, from: FileSystem.readFile(path, limit: 256 * 1024 * 1024), what: path)
+        } catch {
+            return problem("\(error)")
+        }
+        if index.schemaVersion != 2 {
+            _ = problem("\(path) has schemaVersion \(index.schemaVersion); an image index has schemaVersion 2")
+        }
+        if let mediaType = index.mediaType, mediaType != .ociIndex {
+            _ = problem("\(path) has mediaType \(mediaType); a layout's index.json is an \(MediaType.ociIndex)")
+        }
+        return index
+    }
+
+    private func checkReferences(_ index: Index, _ problems: inout [VerifyProblem]) {
+        var entries: [String: [Descriptor]] = [:]
+        var order: [String] = []
+        for entry in index.manifests {
+            guard let name = entry.refName else { continue }
+            if entries[name] == nil { order.append(name) }
+            entries[name, default: []].append(entry)
+            if (try? RefName(stored: name)) == nil {
+                problems.append(VerifyProblem(
+                    kind: .invalidReference, blob: entry.digest.string, references: [name], path: "index.json",
+                    message: "reference '\(name)' in index.json (on \(entry.digest)) is not a valid org.opencontainers.image.ref.name"))
+            }
+        }
+        for name in order where entries[name]!.count > 1 {
+            let digests = entries[name]!.map(\.digest.string)
+            problems.append(VerifyProblem(
+                kind: .duplicateReference, blob: digests[0], references: [name], path: "index.json",
+                message: "reference \(name) appears on \(digests.count) entries of index.json (\(digests.joined(separator: ", "))); a reference must name one image"))
+        }
+    }
+
+    // MARK: - blobs
+
+    /// Checks one reachable blob's existence, type and size against every descriptor
+    /// that points at it; queues it for hashing unless it is a document (already hashed).
+    private func checkBlob(
+        _ digest: Digest, edges: [ContentEdge], graph: ContentGraph,
+        hashLater: inout [(digest: Digest, size: Int64)], problems: inout [VerifyProblem], notes: inout [String]
+    ) {
+        let path = blobs.path(of: digest)
+        let references = Self.roots(edges)
+        if let issue = graph.documentIssues[digest] {
+            let subjectsOnly = edges.allSatisfy { $0.role == .subject }
+            switch issue {
+            case .missing where subjectsOnly:
+                notes.append("\(Self.describe(edges)) is not in the layout; a referrer may point at an image the layout does not hold")
+                return
+            case .missing:
+                problems.append(VerifyProblem(
+                    kind: .missingBlob, blob: digest.string, references: references, path: relative(path),
+                    message: "\(Self.describe(edges)) is missing"))
+                return
+            case .notRegularFile:
+                problems.append(VerifyProblem(
+                    kind: .notRegularFile, blob: digest.string, references: references, path: relative(path),
+                    message: "\(Self.describe(edges)) is not a regular file"))
+                return
+            case .corrupt(let actual):
+                problems.append(VerifyProblem(
+                    kind: .digestMismatch, blob: digest.string, references: references, path: relative(path),
+                    message: "\(Self.describe(edges)) is corrupt: its content hashes to \(actual)"))
+            case .tooLarge(let size):
+                problems.append(VerifyProblem(
+                    kind: .invalidDocument, blob: digest.string, references: references, path: relative(path),
+                    message: "\(Self.describe(edges)) is \(size) bytes, more than the \(BlobStore.maxDocumentSize) allowed for a manifest or index"))
+            case .invalid(let reason), .unreadable(let reason):
+                problems.append(VerifyProblem(
+                    kind: .invalidDocument, blob: digest.string, references: references, path: relative(path),
+                    message: "\(Self.describe(edges)) cannot be used: \(reason)"))
+            case .tooDeep:
+                problems.append(VerifyProblem(
+                    kind: .invalidDocument, blob: digest.string, references: references, path: relative(path),
+                    message: "\(Self.describe(edges)) nests indexes more than \(ContentGraph.maxDepth) levels deep"))
+            }
+        }
+
+        let actualSize: Int64
+        if let size = graph.documentSizes[digest] {
+            actualSize = size
+        } else {
+            let st: stat?
+            do {
+                st = try FileSystem.status(path)
+            } catch {
+                problems.append(VerifyProblem(
+                    kind: .missingBlob, blob: digest.string, references: references, path: relative(path),
+                    message: "\(Self.describe(edges)) cannot be read: \(error)"))
+                return
+            }
+            guard let st else {
+                if edges.allSatisfy(\.mayBeAbsent) { return }
+                if edges.allSatisfy({ $0.role == .subject }) {
+                    notes.append("\(Self.describe(edges)) is not in the layout; a referrer may point at an image the layout does not hold")
+                    return
+                }
+                problems.append(VerifyProblem(
+                    kind: .missingBlob, blob: digest.string, references: references, path: relative(path),
+                    message: "\(Self.describe(edges)) is missing"))
+                return
+            }
+            guard (st.st_mode & S_IFMT) == S_IFREG else {
+                problems.append(VerifyProblem(
+                    kind: .notRegularFile, blob: digest.string, references: references, path: relative(path),
+                    message: "\(Self.describe(edges)) is not a regular file"))
+                return
+            }
+            actualSize = Int64(st.st_size)
+            hashLater.append((digest, actualSize))
+        }
+
+        // One problem per distinct wrong size, naming the first descriptor that declares it.
+        var reported = Set<Int64>()
+        for edge in edges where edge.descriptor.size != actualSize && reported.insert(edge.descriptor.size).inserted {
+            let liars = edges.filter { $0.descriptor.size == edge.descriptor.size }
+            problems.append(VerifyProblem(
+                kind: .sizeMismatch, blob: digest.string, references: Self.roots(liars), path: relative(path),
+                message: "\(Self.describe(liars)) is \(actualSize) bytes, but its descriptor says \(edge.descriptor.size)"))
+        }
+    }
+
+    /// Lists `blobs/`: counts valid blobs nothing reaches, and reports files that are not
+    /// named by a valid sha256 digest and directories for other algorithms.
+    private func listBlobDirectories(reachable: Set<Digest>, _ problems: inout [VerifyProblem]) -> Int {
+        let blobsRoot = "\(root)/blobs"
+        guard FileSystem.isDirectory(blobsRoot), let algorithms = try? FileSystem.listDirectory(blobsRoot) else {
+            return 0
+        }
+        var unreferenced = 0
+        for algorithm in algorithms.sorted() {
+            let path = "\(blobsRoot)/\(algorithm)"
+            guard algorithm == Digest.algorithm else {
+                if FileSystem.isDirectory(path) {
+                    problems.append(VerifyProblem(
+                        kind: .unsupportedAlgorithm, path: relative(path),
+                        message: "\(path) holds blobs of the digest algorithm '\(algorithm)', which Stowage does not check; only sha256 is supported"))
+                } else {
+                    problems.append(VerifyProblem(
+                        kind: .strayFile, path: relative(path),
+                        message: "\(path) is not a blob: files under blobs/ belong in blobs/sha256/"))
+                }
+                continue
+            }
+            guard FileSystem.isDirectory(path) else {
+                problems.append(VerifyProblem(
+                    kind: .strayFile, path: relative(path), message: "\(path) is not a directory"))
+                continue
+            }
+            let names: [String]
+            do {
+                names = try FileSystem.listDirectory(path)
+            } catch {
+                problems.append(VerifyProblem(kind: .strayFile, path: relative(path), message: "\(error)"))
+                continue
+            }
+            for name in names.sorted() {
+                let file = "\(path)/\(name)"
+                guard Digest.isValidHex(name), let digest = try? Digest(hex: name) else {
+                    problems.append(VerifyProblem(
+                        kind: .strayFile, path: relative(file),
+                        message: "\(file) is not named by a valid sha256 digest (64 lowercase hex digits)"))
+                    continue
+                }
+                guard !reachable.contains(digest) else { continue }
+                if FileSystem.isRegularFile(file) {
+                    unreferenced += 1
+                } else {
+                    problems.append(VerifyProblem(
+                        kind: .notRegularFile, blob: digest.string, path: relative(file),
+                        message: "\(file) is not a regular file"))
+                }
+            }
+        }
+        return unreferenced
+    }
+
+    // MARK: - hashing
+
+    struct HashResult: Sendable {
+        var digest: Digest
+        var bytes: Int64
+        var outcome: Result<Digest, StowageError>
+    }
+
+    /// Hashes blobs on `jobs` threads, largest first so the threads finish together.
+    /// Results come back sorted by digest, so reports are stable.
+    private func hashInParallel(_ work: [(digest: Digest, size: Int64)]) -> [HashResult] {
+        let queue = WorkQueue(work.sorted { $0.size > $1.size }.map(\.digest))
+        let blobs = self.blobs
+        DispatchQueue.concurrentPerform(iterations: min(jobs, max(1, work.count))) { _ in
+            while let digest = queue.next() {
+                var hasher = ContentHasher()
+                var bytes: Int64 = 0
+                let outcome: Result<Digest, StowageError>
+                do {
+                    try blobs.read(digest) { chunk in
+                        hasher.update(chunk)
+                        bytes += Int64(chunk.count)
+                    }
+                    outcome = .success(hasher.finalize())
+                } catch let error as StowageError {
+                    outcome = .failure(error)
+                } catch {
+                    outcome = .failure(StowageError(.io, "cannot read blob \(digest)", cause: "\(error)"))
+                }
+                queue.record(HashResult(digest: digest, bytes: bytes, outcome: outcome))
+            }
+        }
+        return queue.results.sorted { $0.digest < $1.digest }
+    }
+
+    /// The digests still to hash and the results so far, shared by the hashing threads.
+    private final class WorkQueue: @unchecked Sendable {
+        private let lock = NSLock()
+        private var pending: [Digest]
+        private var done: [HashResult] = []
+
+        init(_ digests: [Digest]) { pending = digests.reversed() }
+
+        func next() -> Digest? {
+            lock.lock()
+            defer { lock.unlock() }
+            return pending.popLast()
+        }
+
+        func record(_ result: HashResult) {
+            lock.lock()
+            defer { lock.unlock() }
+            done.append(result)
+        }
+
+        var results: [HashResult] {
+            lock.lock()
+            defer { lock.unlock() }
+            return done
+        }
+    }
+
+    // MARK: - messages
+
+    private func relative(_ path: String) -> String {
+        path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
+    }
+
+    /// The distinct roots of `edges`, in walk order.
+    static func roots(_ edges: [ContentEdge]) -> [String] {
+        var seen = Set<String>()
+        return edges.map(\.root).filter { seen.insert($0).inserted }
+    }
+
+    /// The first edge's summary, plus how many other references lead to the same blob.
+    static func describe(_ edges: [ContentEdge]) -> String {
+        guard let first = edges.first else { return "blob" }
+        let others = roots(edges).count - 1
+        guard others > 0 else { return first.summary }
+        return "\(first.summary.dropLast()) and \(others) other reference\(others == 1 ? "" : "s"))"
+    }
+}

@@ -1,0 +1,264 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StowageModel
+
+/// Where a walk of a layout's content starts: an `index.json` entry.
+public struct ReachabilityRoot: Sendable, Equatable {
+    /// How messages name the root: its reference, or its digest when it has none.
+    public var label: String
+    /// The entry's descriptor.
+    public var descriptor: Descriptor
+
+    /// A root named `label`.
+    public init(label: String, descriptor: Descriptor) {
+        self.label = label
+        self.descriptor = descriptor
+    }
+
+    /// A root for an `index.json` entry, labelled by its reference (or digest when unnamed).
+    public init(entry: Descriptor) {
+        self.init(label: entry.refName ?? entry.digest.string, descriptor: entry)
+    }
+
+    /// One root per entry of `index`, in its order.
+    public static func entries(of index: Index) -> [ReachabilityRoot] {
+        index.manifests.map(ReachabilityRoot.init(entry:))
+    }
+}
+
+/// What a descriptor is to the document that lists it.
+public enum ContentRole: String, Sendable, Codable, Equatable {
+    /// An entry of the layout's `index.json`.
+    case entry
+    /// A manifest listed by an index.
+    case manifest
+    /// An index listed by another index.
+    case index
+    /// A manifest's config.
+    case config
+    /// A manifest's layer.
+    case layer
+    /// The `subject` of a manifest or index (the image a referrer refers to).
+    case subject
+}
+
+/// One descriptor met during a walk: what it points at, from where, and which root led there.
+public struct ContentEdge: Sendable, Equatable {
+    /// The descriptor as its parent states it (digest, declared size, media type).
+    public var descriptor: Descriptor
+    /// What the descriptor is to its parent.
+    public var role: ContentRole
+    /// The manifest or index that lists it; nil for `index.json`.
+    public var parent: Digest?
+    /// The label of the root that led here.
+    public var root: String
+
+    /// `layer sha256:… of manifest sha256:… (reached from team/app:v1)`: names the blob,
+    /// its place and the reference that leads to it, for one-line messages.
+    public var summary: String {
+        let digest = descriptor.digest
+        let place: String
+        switch role {
+        case .entry: place = "\(descriptor.mediaType.isIndex ? "index" : descriptor.mediaType.isManifest ? "manifest" : "blob") \(digest) of index.json"
+        case .manifest: place = "manifest \(digest) of index \(parent.map(\.string) ?? "index.json")"
+        case .index: place = "index \(digest) of index \(parent.map(\.string) ?? "index.json")"
+        case .config: place = "config \(digest) of manifest \(parent.map(\.string) ?? "?")"
+        case .layer: place = "layer \(digest) of manifest \(parent.map(\.string) ?? "?")"
+        case .subject: place = "subject \(digest) of \(parent.map(\.string) ?? "?")"
+        }
+        return "\(place) (reached from \(root))"
+    }
+
+    /// Whether the blob may be absent: a non-distributable layer fetched from its `urls`.
+    public var mayBeAbsent: Bool {
+        descriptor.mediaType.isNonDistributable && !(descriptor.urls ?? []).isEmpty
+    }
+}
+
+/// Why a manifest or index met during a walk could not be read.
+public enum DocumentIssue: Sendable, Equatable {
+    /// No file `blobs/sha256/<hex>`.
+    case missing
+    /// Something other than a regular file is there.
+    case notRegularFile
+    /// Larger than `BlobStore.maxDocumentSize`.
+    case tooLarge(size: Int64)
+    /// The bytes hash to another digest.
+    case corrupt(actual: Digest)
+    /// The bytes are not a manifest or index (the parser's message).
+    case invalid(String)
+    /// Reading failed (the system's message).
+    case unreadable(String)
+    /// Indexes nest deeper than a walk follows.
+    case tooDeep
+
+    /// What is wrong, to follow the document's name in a sentence ("is missing").
+    public var explanation: String {
+        switch self {
+        case .missing: "is missing"
+        case .notRegularFile: "is not a regular file"
+        case .tooLarge(let size): "is \(size) bytes, too large for a manifest or index"
+        case .corrupt(let actual): "is corrupt (its content hashes to \(actual))"
+        case .invalid(let reason): "cannot be parsed (\(reason))"
+        case .unreadable(let reason): "cannot be read (\(reason))"
+        case .tooDeep: "nests indexes more than \(ContentGraph.maxDepth) levels deep"
+        }
+    }
+}
+
+/// Everything the roots of a layout reach, found by reading manifests and indexes
+/// (nested indexes, configs, layers and subjects included).
+///
+/// Shared by `verify` (which reports every problem), `gc` (which keeps every
+/// reachable blob, and stops when a document it must read is unreadable) and
+/// `export` (which writes exactly the reachable blobs). The walk never throws:
+/// unreadable documents are recorded in `documentIssues`, and their children
+/// stay unknown.
+public struct ContentGraph: Sendable {
+    /// The roots walked, in order.
+    public private(set) var roots: [ReachabilityRoot]
+    /// Every descriptor met, in walk order. A document reached from several roots is
+    /// listed once per root, so each root's blobs can be named in messages.
+    public private(set) var edges: [ContentEdge] = []
+    /// Manifests and indexes that could not be read or parsed.
+    public private(set) var documentIssues: [Digest: DocumentIssue] = [:]
+    /// The actual sizes of the manifests and indexes read (hashed as they were read).
+    public private(set) var documentSizes: [Digest: Int64] = [:]
+
+    /// How deep nested indexes are followed.
+    public static let maxDepth = 16
+
+    /// Every digest some edge points at.
+    public var reachable: Set<Digest> { Set(edges.map(\.descriptor.digest)) }
+
+    /// The edges grouped by digest, each group in walk order; digests sorted.
+    public var edgesByDigest: [(digest: Digest, edges: [ContentEdge])] {
+        var groups: [Digest: [ContentEdge]] = [:]
+        for edge in edges { groups[edge.descriptor.digest, default: []].append(edge) }
+        return groups.keys.sorted().map { ($0, groups[$0]!) }
+    }
+
+    /// Document issues that matter: every one except a missing subject, which a
+    /// referrer may legitimately point at without the layout holding it.
+    /// Each comes with the first edge that leads to it.
+    public var blockingIssues: [(edge: ContentEdge, issue: DocumentIssue)] {
+        edgesByDigest.compactMap { digest, edges in
+            guard let issue = documentIssues[digest] else { return nil }
+            let nonSubject = edges.filter { $0.role != .subject }
+            if issue == .missing && nonSubject.isEmpty { return nil }
+            return (nonSubject.first ?? edges[0], issue)
+        }
+    }
+
+    /// Walks everything `roots` reach in `blobs`.
+    public static func walk(_ blobs: BlobStore, roots: [ReachabilityRoot]) -> ContentGraph {
+        var walker = Walker(blobs: blobs)
+        var graph = ContentGraph(roots: roots)
+        for root in roots {
+            var visited = Set<Digest>()
+            walker.visit(
+                ContentEdge(descriptor: root.descriptor, role: .entry, parent: nil, root: root.label),
+                depth: 0, visited: &visited, graph: &graph)
+        }
+        return graph
+    }
+
+    private init(roots: [ReachabilityRoot]) {
+        self.roots = roots
+    }
+
+    /// Reads each document once however many roots reach it.
+    private struct Walker {
+        enum Parsed {
+            case index(Index)
+            case manifest(Manifest)
+            case failed
+        }
+
+        let blobs: BlobStore
+        var cache: [Digest: Parsed] = [:]
+
+        mutating func visit(_ edge: ContentEdge, depth: Int, visited: inout Set<Digest>, graph: inout ContentGraph) {
+            graph.edges.append(edge)
+            let descriptor = edge.descriptor
+            let isIndex = descriptor.mediaType.isIndex
+            guard isIndex || descriptor.mediaType.isManifest else { return }
+            // Content addressing rules out cycles; this keeps a root's walk from repeating work.
+            guard visited.insert(descriptor.digest).inserted else { return }
+            guard depth <= ContentGraph.maxDepth else {
+                graph.documentIssues[descriptor.digest] = .tooDeep
+                return
+            }
+            let parsed = cache[descriptor.digest] ?? parse(descriptor, isIndex: isIndex, graph: &graph)
+            cache[descriptor.digest] = parsed
+            let digest = descriptor.digest
+            switch parsed {
+            case .index(let index):
+                for child in index.manifests {
+                    let role: ContentRole = child.mediaType.isIndex ? .index : .manifest
+                    visit(ContentEdge(descriptor: child, role: role, parent: digest, root: edge.root),
+                          depth: depth + 1, visited: &visited, graph: &graph)
+                }
+                if let subject = index.subject {
+                    visit(ContentEdge(descriptor: subject, role: .subject, parent: digest, root: edge.root),
+                          depth: depth + 1, visited: &visited, graph: &graph)
+                }
+            case .manifest(let manifest):
+                visit(ContentEdge(descriptor: manifest.config, role: .config, parent: digest, root: edge.root),
+                      depth: depth + 1, visited: &visited, graph: &graph)
+                for layer in manifest.layers {
+                    visit(ContentEdge(descriptor: layer, role: .layer, parent: digest, root: edge.root),
+                          depth: depth + 1, visited: &visited, graph: &graph)
+                }
+                if let subject = manifest.subject {
+                    visit(ContentEdge(descriptor: subject, role: .subject, parent: digest, root: edge.root),
+                          depth: depth + 1, visited: &visited, graph: &graph)
+                }
+            case .failed:
+                break
+            }
+        }
+
+        /// Reads, hashes and decodes a document, recording why when it cannot.
+        func parse(_ descriptor: Descriptor, isIndex: Bool, graph: inout ContentGraph) -> Parsed {
+            let digest = descriptor.digest
+            let path = blobs.path(of: digest)
+            let bytes: [UInt8]
+            do {
+                guard let st = try FileSystem.status(path) else {
+                    graph.documentIssues[digest] = .missing
+                    return .failed
+                }
+                guard (st.st_mode & S_IFMT) == S_IFREG else {
+                    graph.documentIssues[digest] = .notRegularFile
+                    return .failed
+                }
+                guard Int64(st.st_size) <= Int64(BlobStore.maxDocumentSize) else {
+                    graph.documentIssues[digest] = .tooLarge(size: Int64(st.st_size))
+                    return .failed
+                }
+                bytes = try FileSystem.readFile(path, limit: BlobStore.maxDocumentSize)
+            } catch {
+                graph.documentIssues[digest] = .unreadable("\(error)")
+                return .failed
+            }
+            graph.documentSizes[digest] = Int64(bytes.count)
+            let actual = ContentHasher.digest(of: bytes)
+            guard actual == digest else {
+                // Untrusted content: its children are not followed.
+                graph.documentIssues[digest] = .corrupt(actual: actual)
+                return .failed
+            }
+            do {
+                if isIndex {
+                    return .index(try JSONCoding.decode(Index.self, from: bytes, what: "index \(digest)"))
+                }
+                return .manifest(try JSONCoding.decode(Manifest.self, from: bytes, what: "manifest \(digest)"))
+            } catch {
+                graph.documentIssues[digest] = .invalid("\(error)")
+                return .failed
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import StowageArchive
+import StowageLayout
+import StowageModel
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write an oci-archive of the layout, or of some images, for transport.",
+        discussion: """
+            With no REF, every image of the layout is exported; otherwise the named images
+            (names or sha256: digests) with everything they reach. The same layout always gives
+            a byte-identical archive. The archive is written to a temporary file next to FILE
+            and renamed at the end, so a failed export leaves no partial FILE. Works on
+            read-only layouts. `stowage import FILE` restores the same references and digests;
+            `skopeo copy oci-archive:FILE:REF ...` reads it too.
+            """)
+
+    @OptionGroup var options: LayoutOptions
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("The archive to write.", valueName: "FILE"))
+    var output: String
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Compress the archive: gzip or zstd (default: from FILE's extension, .gz/.tgz or .zst, else none).",
+        valueName: "FORMAT"))
+    var compress: String?
+
+    @Flag(name: .long, help: "Print a JSON report.")
+    var json = false
+
+    @Argument(help: ArgumentHelp("Images to export (default: all).", valueName: "REF"))
+    var references: [String] = []
+
+    func validate() throws {
+        if let compress, TarWriter.Compression(rawValue: compress) == nil {
+            throw ValidationError("--compress must be gzip or zstd (or none), not '\(compress)'")
+        }
+        if output.isEmpty { throw ValidationError("-o FILE must name a file") }
+    }
+
+    func run() throws {
+        let compression: TarWriter.Compression
+        if let compress {
+            compression = TarWriter.Compression(rawValue: compress) ?? .none
+        } else if output.hasSuffix(".gz") || output.hasSuffix(".tgz") {
+            compression = .gzip
+        } else if output.hasSuffix(".zst") {
+            compression = .zstd
+        } else {
+            compression = .none
+        }
+        let report = try ArchiveExporter(layout: options.open())
+            .export(to: output, references: references, compression: compression)
+        if json {
+            try Output.json(report)
+            return
+        }
+        let compressed = report.compression == "none" ? "" : ", \(report.compression)"
+        Output.line(
+            "exported \(report.images.count) image\(report.images.count == 1 ? "" : "s"), \(report.blobs) blobs (\(Output.size(report.bytes))) to \(report.archive)\(compressed)")
+        for image in report.images {
+            Output.line("  \(image.reference ?? "<none>")  \(image.digest)")
+        }
+    }
+}
