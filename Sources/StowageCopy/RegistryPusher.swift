@@ -28,6 +28,7 @@ public struct RegistryPusher: Sendable {
     public func push(_ graph: ImageGraph, to destination: RegistryReference) async throws -> Bool {
         let client = try await session.client(for: destination.host)
         let repository = destination.repository
+        await client.preparePush(to: repository)
         let reference = destination.tag ?? graph.root.digest.string
         if let digest = destination.digest, digest != graph.root.digest {
             throw StowageError(.conflict, "destination \(destination) names digest \(digest), but the image is \(graph.root.digest)")

@@ -35,6 +35,8 @@ extension RegistryClient {
     ) async throws -> BlobTransfer {
         if try await blobSize(digest, in: repository) != nil { return .present }
         return try await withRetries { attempt in
+            // A retry may follow a response lost after the registry stored the blob.
+            if attempt > 0, try await blobSize(digest, in: repository) != nil { return .uploaded }
             var location: String
             if let source = mountFrom, source != repository, attempt == 0 {
                 let request = Request(
@@ -107,7 +109,13 @@ extension RegistryClient {
                 // Resume from what the registry reports; if it cannot say, start the blob over.
                 let status = Request(method: .GET, url: location, scope: [(repository, "pull,push")], what: what)
                 let response = try await send(status)
-                try await check(response, status, expected: [204])
+                do {
+                    try await check(response, status, expected: [204])
+                } catch let refused as StowageError {
+                    // The registry cannot resume this session (distribution drops it after a
+                    // broken PATCH): start the blob over in a new session.
+                    throw RetryableFailure(error: refused)
+                }
                 location = (try? uploadLocation(response, status)) ?? location
                 offset = Self.uploadedBytes(response.headers.first(name: "Range"))
             }

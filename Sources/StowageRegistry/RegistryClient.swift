@@ -81,6 +81,12 @@ public final class RegistryClient: Sendable {
         try await http.shutdown()
     }
 
+    /// Declares that `repository` will be pushed to, so the first token asked for it
+    /// covers pushing too and is reused for every request of the push.
+    public func preparePush(to repository: String) async {
+        await state.addPushTarget(repository)
+    }
+
     /// How many bearer tokens this client fetched (each cached per scope).
     public var tokenFetches: Int {
         get async { await tokens.fetches }
@@ -93,6 +99,14 @@ public final class RegistryClient: Sendable {
         var baseURL: String?
         var challenge: AuthChallenge?
         var credentials: [String: Credential?] = [:]
+        var pushTargets: Set<String> = []
+
+        func addPushTarget(_ repository: String) { pushTargets.insert(repository) }
+
+        /// Asks for `pull,push` wherever a push is coming, so one token serves the whole push.
+        func widen(_ scope: [(repository: String, actions: String)]) -> [(repository: String, actions: String)] {
+            scope.map { pushTargets.contains($0.repository) ? ($0.repository, "pull,push") : $0 }
+        }
 
         func setBase(_ url: String) { baseURL = url }
         func setChallenge(_ challenge: AuthChallenge) { self.challenge = challenge }
@@ -199,7 +213,7 @@ public final class RegistryClient: Sendable {
                     throw StowageError(.authentication, "registry \(host) refused \(request.what) (401) without saying how to authenticate")
                 }
                 await state.setChallenge(challenge)
-                await tokens.invalidate(Self.scopeString(request.scope))
+                await tokens.invalidate(Self.scopeString(await state.widen(request.scope)))
                 authorization = try await authorizationHeader(for: request.scope, challenge: challenge, force: true)
                 continue
             }
@@ -286,8 +300,9 @@ public final class RegistryClient: Sendable {
 
     /// The `Authorization` header for a request, from the known challenge.
     func authorizationHeader(
-        for scope: [(repository: String, actions: String)], challenge known: AuthChallenge? = nil, force: Bool = false
+        for requested: [(repository: String, actions: String)], challenge known: AuthChallenge? = nil, force: Bool = false
     ) async throws -> String? {
+        let scope = await state.widen(requested)
         let learnt = await state.challenge
         guard let challenge = known ?? learnt else { return nil }
         let credential = try await credential(for: scope.first?.repository)
