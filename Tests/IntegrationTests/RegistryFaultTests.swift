@@ -1,0 +1,144 @@
+import Foundation
+import RegistryTestSupport
+import StowageModel
+import StowageTestSupport
+import Testing
+
+/// Faults a real registry will not produce on demand, injected by an in-process
+/// proxy in front of it: dropped uploads, 5xx, 429 with Retry-After, a slow link.
+@Suite struct RegistryFaultTests {
+    let directory = TemporaryDirectory()
+    var layout: String { directory.child("layout") }
+
+    func stowage(_ arguments: [String], chunkSize: Int? = nil) throws -> CommandResult {
+        var environment = ["STOWAGE_RETRY_DELAY": "0.05"]
+        if let chunkSize { environment["STOWAGE_CHUNK_SIZE"] = "\(chunkSize)" }
+        return try StowageBinary.run(arguments, environment: environment)
+    }
+
+    /// A layout with the 3-platform index and a larger image, so uploads take several chunks.
+    func makeLayout() throws {
+        #expect(try stowage([
+            "index", "create", "--layout", layout, "--tag", "team/app:v1",
+            Fixtures.path("x86_64.tar"), Fixtures.path("aarch64.tar"), Fixtures.path("ppc64le.tar"),
+        ]).status == 0)
+        let big = TestImage.make(layers: [pseudoRandomBytes(600_000, seed: 21), pseudoRandomBytes(300_000, seed: 22)])
+        let archive = directory.child("big.tar")
+        try ArchiveBuilder.ociArchive(big, refName: "team/big:1").write(to: archive)
+        #expect(try stowage(["import", "--layout", layout, archive]).status == 0)
+    }
+
+    /// Every tag and child on the registry has the layout's exact bytes.
+    func expectSynced(_ registry: RegistryServer) throws {
+        for name in ["team/app:v1", "team/big:1"] {
+            let local = try stowage(["inspect", "--raw", "--layout", layout, name]).stdoutBytes
+            let remote = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/\(name)"])
+            #expect(remote.status == 0, "\(remote.stderr)")
+            #expect(remote.stdoutBytes == local, "\(name) on the registry is byte-identical")
+        }
+        let copy = try Command.run("skopeo", ["copy", "--all", "--src-tls-verify=false", "docker://\(registry.host)/team/app:v1", "oci:\(directory.child("verify-\(UUID().uuidString.prefix(6))")):x"])
+        #expect(copy.status == 0, "every blob is there and intact: \(copy.stderr)")
+    }
+
+    /// Blobs the registry confirmed (201 to the final PUT) more than once.
+    func blobsConfirmedTwice(_ proxy: FaultProxy) -> [String] {
+        var counts: [String: Int] = [:]
+        for record in proxy.records where record.method == "PUT" && record.upstreamStatus == 201 && record.uri.contains("digest=") {
+            let digest = String(record.uri[record.uri.range(of: "digest=")!.upperBound...].prefix(71))
+            counts[digest, default: 0] += 1
+        }
+        return counts.filter { $0.value > 1 }.map(\.key)
+    }
+
+    @Test func syncThroughDropsErrorsAndThrottlingCompletes() throws {
+        let registry = try RegistryServer.started(.http)
+        try makeLayout()
+        let faults = Locked<[String: Int]>([:])
+        @Sendable func once(_ key: String) -> Bool {
+            faults.withLock { seen in
+                seen[key, default: 0] += 1
+                return seen[key] == 1
+            }
+        }
+        let proxy = try FaultProxy(upstream: registry.host) { request in
+            if request.method == "PATCH", once("patch-2") == false, once("patch-drop") {
+                return .dropAfterRequestBytes(30_000)
+            }
+            if request.method == "PUT", request.uri.contains("digest="), once("put-drop") { return .dropAfterRequestBytes(10) }
+            if request.method == "POST", once("post-503") { return .respond(status: 503) }
+            if request.method == "HEAD", request.path.contains("/blobs/"), once("head-429") {
+                return .respond(status: 429, headers: [("Retry-After", "1")])
+            }
+            if request.method == "PUT", request.path.contains("/manifests/"), once("manifest-500") { return .respond(status: 500) }
+            if request.method == "GET", request.path == "/v2/", once("ping-502") { return .respond(status: 502) }
+            return .forward
+        }
+        let sync = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--json", proxy.host], chunkSize: 200_000)
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(proxy.records.contains { $0.outcome == .dropped }, "an upload was really dropped")
+        #expect(proxy.records.filter { $0.method == "PATCH" }.count >= 4, "the large layer went in chunks")
+        #expect(blobsConfirmedTwice(proxy).isEmpty, "no blob uploaded again once the registry confirmed it")
+        try expectSynced(registry)
+    }
+
+    @Test func faultsOnEveryRequestStopAfterBoundedRetriesThenACleanRunCompletes() throws {
+        let registry = try RegistryServer.started(.http)
+        try makeLayout()
+        let proxy = try FaultProxy(upstream: registry.host) { request in
+            request.path == "/v2/" ? .forward : .respond(status: 503, body: #"{"errors":[{"code":"UNAVAILABLE","message":"maintenance"}]}"#)
+        }
+        let failed = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--retry-times", "2", proxy.host])
+        #expect(failed.status != 0)
+        #expect(failed.stderr.split(separator: "\n").count == 1, "\(failed.stderr)")
+        #expect(failed.stderr.contains(proxy.host) && failed.stderr.contains("503") && failed.stderr.contains("after 2 retries"), "\(failed.stderr)")
+        let attempts = proxy.records.filter { $0.path != "/v2/" }.count
+        #expect(attempts == 3, "one request and two retries, then stop: \(attempts)")
+
+        proxy.rule = { _ in .forward }
+        let clean = try stowage(["sync", "--layout", layout, "--tls-verify=false", proxy.host])
+        #expect(clean.status == 0, "\(clean.stderr)")
+        try expectSynced(registry)
+    }
+
+    @Test func interruptedSyncRunAgainSendsOnlyWhatIsMissing() throws {
+        let registry = try RegistryServer.started(.http)
+        try makeLayout()
+        // The registry goes away after a few uploads.
+        let uploads = Locked(0)
+        let proxy = try FaultProxy(upstream: registry.host) { request in
+            guard request.method == "PUT", request.uri.contains("digest=") else { return .forward }
+            let count = uploads.withLock { value -> Int in
+                value += 1
+                return value
+            }
+            return count > 3 ? .respond(status: 503) : .forward
+        }
+        let interrupted = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--retry-times", "0", "--jobs", "1", proxy.host])
+        #expect(interrupted.status != 0)
+        let confirmedBefore = Set(proxy.records.filter { $0.method == "PUT" && $0.upstreamStatus == 201 && $0.uri.contains("digest=") }.map(\.uri))
+        #expect(!confirmedBefore.isEmpty)
+
+        proxy.rule = { _ in .forward }
+        proxy.resetRecords()
+        let resumed = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--json", proxy.host])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let sentAgain = proxy.records.filter { $0.method == "PUT" && $0.uri.contains("digest=") }.map { record in
+            String(record.uri[record.uri.range(of: "digest=")!.upperBound...].prefix(71))
+        }
+        let sentBefore = confirmedBefore.map { String($0[$0.range(of: "digest=")!.upperBound...].prefix(71)) }
+        #expect(Set(sentAgain).isDisjoint(with: sentBefore), "blobs confirmed before are not sent again")
+        try expectSynced(registry)
+    }
+
+    @Test func slowLinkStillCompletes() throws {
+        let registry = try RegistryServer.started(.http)
+        try makeLayout()
+        let proxy = try FaultProxy(upstream: registry.host) { request in
+            request.method == "PATCH" || request.method == "PUT" ? .slow(bytesPerSecond: 2_000_000) : .forward
+        }
+        let push = try stowage(["push", "--layout", layout, "--tls-verify=false", "team/big:1", "\(proxy.host)/team/big:1"], chunkSize: 250_000)
+        #expect(push.status == 0, "\(push.stderr)")
+        let remote = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/team/big:1"])
+        #expect(remote.stdoutBytes == (try stowage(["inspect", "--raw", "--layout", layout, "team/big:1"]).stdoutBytes))
+    }
+}
