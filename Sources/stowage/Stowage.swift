@@ -4,7 +4,7 @@ import StowageModel
 
 /// The `stowage` command: parses arguments, calls the library, prints results.
 @main
-struct Stowage: ParsableCommand {
+struct Stowage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stowage",
         abstract: "Manage OCI image layouts on shared volumes and air-gapped disks.",
@@ -16,15 +16,20 @@ struct Stowage: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             ImportCommand.self, IndexCommand.self, ListCommand.self, InspectCommand.self, TagCommand.self, RemoveCommand.self,
+            PushCommand.self, SyncCommand.self, PullCommand.self, CopyCommand.self,
             VerifyCommand.self, GCCommand.self, ExportCommand.self,
         ]
     )
 
     /// Runs a command and turns a `StowageError` into one line on stderr and a non-zero exit.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let error as StowageError {
             Output.error(error.description)
             Foundation.exit(error.code == .usage ? 2 : 1)
