@@ -132,6 +132,7 @@ public struct RegistryPuller: Sendable {
                     }
                     try sink.commit(expecting: blob.digest, size: blob.size, what: "blob \(blob.digest) of \(source)")
                     await session.recordReceived(size: blob.size)
+                    progress.blobFinished()
                 }
             }
             try await group.waitForAll()

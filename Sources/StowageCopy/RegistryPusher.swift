@@ -72,6 +72,7 @@ public struct RegistryPusher: Sendable {
                         blob.digest, size: blob.size, from: path, to: destination.repository, mountFrom: mountFrom,
                         onBytes: { progress.advance($0) })
                     if transfer != .uploaded { progress.advance(Int(blob.size)) }
+                    progress.blobFinished()
                     await session.record(transfer, host: destination.host, repository: destination.repository, digest: blob.digest, size: blob.size)
                 }
             }

@@ -11,6 +11,8 @@ public final class TransferProgress: @unchecked Sendable {
     private let enabled: Bool
     private var total: Int64 = 0
     private var done: Int64 = 0
+    private var blobs = 0
+    private var blobsDone = 0
     private var lastPrint = Date.distantPast
 
     /// Counts for `verb` ("pushing", "pulling"); shows a line only when stderr is a terminal.
@@ -19,9 +21,18 @@ public final class TransferProgress: @unchecked Sendable {
         enabled = show
     }
 
-    /// Adds bytes that will be transferred.
+    /// Adds a blob of `bytes` that will be transferred.
     public func expect(_ bytes: Int64) {
-        lock.withLock { total += bytes }
+        lock.withLock {
+            total += bytes
+            blobs += 1
+        }
+    }
+
+    /// Records that a blob is done (sent, mounted, found present or received).
+    public func blobFinished() {
+        lock.withLock { blobsDone += 1 }
+        advance(0)
     }
 
     /// Records bytes transferred.
@@ -30,7 +41,7 @@ public final class TransferProgress: @unchecked Sendable {
             done += Int64(bytes)
             guard enabled, Date().timeIntervalSince(lastPrint) > 0.2 else { return nil }
             lastPrint = Date()
-            return "\r\(verb) \(Self.format(done)) / \(Self.format(total))   "
+            return "\r\(verb) blob \(blobsDone)/\(blobs): \(Self.format(done)) / \(Self.format(total))   "
         }
         if let line { FileHandle.standardError.write(Data(line.utf8)) }
     }
