@@ -108,34 +108,24 @@ public struct RegistryPuller: Sendable {
     }
 
     private func fetchBlobs(_ blobs: [Descriptor], from source: RegistryReference, client: RegistryClient) async throws {
-        let jobs = max(1, session.options.jobs)
         let layout = self.layout
         let session = self.session
         let progress = self.progress
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var running = 0
-            for blob in blobs {
-                if try layout.blobs.contains(blob.digest) { continue }
-                if blob.mediaType.isNonDistributable && !(blob.urls ?? []).isEmpty { continue }
-                if running >= jobs {
-                    try await group.next()
-                    running -= 1
-                }
-                running += 1
-                progress.expect(blob.size)
-                group.addTask {
-                    let sink = BlobSink(store: layout.blobs, expectedSize: blob.size, what: "blob \(blob.digest) of \(source)")
-                    defer { sink.discard() }
-                    try await client.fetchBlob(blob.digest, from: source.repository, restart: { try sink.restart() }) { chunk in
-                        try sink.write(chunk)
-                        progress.advance(chunk.readableBytes)
-                    }
-                    try sink.commit(expecting: blob.digest, size: blob.size, what: "blob \(blob.digest) of \(source)")
-                    await session.recordReceived(size: blob.size)
-                    progress.blobFinished()
-                }
+        let missing = try blobs.filter { blob in
+            // Foreign layers live at their URLs, not in the registry.
+            try !layout.blobs.contains(blob.digest) && !(blob.mediaType.isNonDistributable && !(blob.urls ?? []).isEmpty)
+        }
+        for blob in missing { progress.expect(blob.size) }
+        try await forEachConcurrently(missing, limit: session.options.jobs) { blob in
+            let sink = BlobSink(store: layout.blobs, expectedSize: blob.size, what: "blob \(blob.digest) of \(source)")
+            defer { sink.discard() }
+            try await client.fetchBlob(blob.digest, from: source.repository, restart: { try sink.restart() }) { chunk in
+                try sink.write(chunk)
+                progress.advance(chunk.readableBytes)
             }
-            try await group.waitForAll()
+            try sink.commit(expecting: blob.digest, size: blob.size, what: "blob \(blob.digest) of \(source)")
+            await session.recordReceived(size: blob.size)
+            progress.blobFinished()
         }
     }
 }

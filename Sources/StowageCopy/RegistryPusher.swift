@@ -49,34 +49,23 @@ public struct RegistryPusher: Sendable {
     }
 
     private func pushBlobs(_ blobs: [Descriptor], with client: RegistryClient, to destination: RegistryReference) async throws {
-        let jobs = max(1, session.options.jobs)
         let layout = self.layout
         let session = self.session
         let progress = self.progress
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var running = 0
-            for blob in blobs {
-                let path = layout.blobs.path(of: blob.digest)
-                guard try layout.blobs.size(of: blob.digest) == blob.size else {
-                    throw StowageError(.invalidLayout, "blob \(blob.digest) is missing from layout \(layout.root) or has the wrong size; run `stowage verify`")
-                }
-                if running >= jobs {
-                    try await group.next()
-                    running -= 1
-                }
-                progress.expect(blob.size)
-                running += 1
-                group.addTask {
-                    let mountFrom = await session.mountSource(host: destination.host, digest: blob.digest, for: destination.repository)
-                    let transfer = try await client.pushBlob(
-                        blob.digest, size: blob.size, from: path, to: destination.repository, mountFrom: mountFrom,
-                        onBytes: { progress.advance($0) })
-                    if transfer != .uploaded { progress.advance(Int(blob.size)) }
-                    progress.blobFinished()
-                    await session.record(transfer, host: destination.host, repository: destination.repository, digest: blob.digest, size: blob.size)
-                }
+        for blob in blobs {
+            guard try layout.blobs.size(of: blob.digest) == blob.size else {
+                throw StowageError(.invalidLayout, "blob \(blob.digest) is missing from layout \(layout.root) or has the wrong size; run `stowage verify`")
             }
-            try await group.waitForAll()
+            progress.expect(blob.size)
+        }
+        try await forEachConcurrently(blobs, limit: session.options.jobs) { blob in
+            let mountFrom = await session.mountSource(host: destination.host, digest: blob.digest, for: destination.repository)
+            let transfer = try await client.pushBlob(
+                blob.digest, size: blob.size, from: layout.blobs.path(of: blob.digest), to: destination.repository,
+                mountFrom: mountFrom, onBytes: { progress.advance($0) })
+            if transfer != .uploaded { progress.advance(Int(blob.size)) }
+            progress.blobFinished()
+            await session.record(transfer, host: destination.host, repository: destination.repository, digest: blob.digest, size: blob.size)
         }
     }
 }

@@ -54,7 +54,8 @@ public final class TransferProgress: @unchecked Sendable {
     /// Bytes transferred so far.
     public var transferred: Int64 { lock.withLock { done } }
 
-    static func format(_ bytes: Int64) -> String {
+    /// `1.2 MB`-style sizes for people (powers of 1000, as disk and network speeds are quoted).
+    public static func format(_ bytes: Int64) -> String {
         let units = ["B", "kB", "MB", "GB", "TB"]
         var value = Double(bytes)
         var unit = 0

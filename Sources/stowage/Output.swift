@@ -1,4 +1,5 @@
 import Foundation
+import StowageCopy
 import StowageModel
 
 /// Printing helpers: results to stdout, errors to stderr, JSON when asked.
@@ -31,14 +32,7 @@ enum Output {
 
     /// `1.2 MB`-style sizes for people.
     static func size(_ bytes: Int64) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1000 && unit < units.count - 1 {
-            value /= 1000
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+        TransferProgress.format(bytes)
     }
 
     /// A short name for well-known media types.
