@@ -30,6 +30,9 @@ public struct ImageCopier: Sendable {
         // Where the image is brought: the destination layout itself when it is one.
         let hub: Layout
         if case .layout(let directory, _) = destination { hub = try Layout.create(directory) } else { hub = try scratch.layout() }
+        // Blobs copied into the destination are unreferenced until named: keep gc out till then.
+        let blobLock = try hub.lockBlobs(.shared, purpose: "copy")
+        defer { blobLock.unlock() }
 
         let (layout, image) = try await bring(source, into: hub)
         switch destination {
