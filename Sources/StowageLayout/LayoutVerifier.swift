@@ -36,7 +36,7 @@ public struct LayoutVerifier: Sendable {
     /// indexes (those are always read, hence hashed, to find what they reference).
     /// Throws only when `root` is not a directory at all.
     public func verify(fast: Bool = false) throws -> VerifyReport {
-        guard FileSystem.isDirectory(root) else {
+        guard FileSystem.isDirectoryFollowingLinks(root) else {
             throw StowageError(.notFound, "layout \(root) does not exist or is not a directory")
         }
         var problems: [VerifyProblem] = []

@@ -238,7 +238,7 @@ public struct ContentGraph: Sendable {
                     graph.documentIssues[digest] = .tooLarge(size: Int64(st.st_size))
                     return .failed
                 }
-                bytes = try FileSystem.readFile(path, limit: BlobStore.maxDocumentSize)
+                bytes = try FileSystem.readFile(path, limit: BlobStore.maxDocumentSize, followLinks: false)
             } catch {
                 graph.documentIssues[digest] = .unreadable("\(error)")
                 return .failed

@@ -257,6 +257,23 @@ struct LayoutVerifierTests {
         #expect(!FileManager.default.fileExists(atPath: "\(sample.fixture.root)/.stowage"))
     }
 
+    @Test func aLayoutReachedThroughASymlinkIsVerified() throws {
+        let sample = try Sample()
+        let link = sample.fixture.directory.child("link")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: sample.fixture.root)
+        let report = try LayoutVerifier(root: link).verify()
+        #expect(report.clean, "\(report.problems)")
+        #expect(report.blobsChecked == 14)
+        // A blob that is a symlink is not a blob.
+        let layer = sample.v1.layerDigests[0]
+        let elsewhere = sample.fixture.directory.child("elsewhere")
+        try FileManager.default.moveItem(atPath: sample.fixture.path(layer), toPath: elsewhere)
+        try FileManager.default.createSymbolicLink(atPath: sample.fixture.path(layer), withDestinationPath: elsewhere)
+        let linked = try LayoutVerifier(root: link).verify()
+        #expect(linked.problems.map(\.kind) == [.notRegularFile])
+        #expect(linked.problems.first?.blob == layer.string)
+    }
+
     @Test func aDirectoryThatIsNotThereIsAnError() throws {
         let error = try #require(throws: StowageError.self) { _ = try LayoutVerifier(root: "/nonexistent/layout").verify() }
         #expect(error.code == .notFound)
