@@ -40,6 +40,7 @@ public struct AuthChallenge: Sendable, Equatable {
             let key = text[keyStart..<index].trimmingSpaces().lowercased()
             guard index < text.endIndex, text[index] == "=" else { continue }
             index = text.index(after: index)
+            skip([" "])
             var value = ""
             if index < text.endIndex, text[index] == "\"" {
                 index = text.index(after: index)

@@ -100,12 +100,26 @@ public struct CredentialHelper: Sendable {
     /// The helper's name (`pass`, `ecr-login`, …).
     public var name: String
 
+    /// A helper that exits without reading its input must not kill us with SIGPIPE.
+    private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+    /// The helper's path on `PATH`, or nil when it is not installed.
+    static func locate(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/docker-credential-\(name)" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     /// Asks the helper for `host`'s credentials; nil when it has none.
     public func get(host: String) throws -> Credential? {
+        _ = Self.ignoreBrokenPipes
+        guard let executable = Self.locate(name) else {
+            throw StowageError(.authentication, "credential helper docker-credential-\(name) is not installed (not found on PATH)")
+        }
         let server = RegistryHost.canonical(host) == RegistryHost.dockerHub ? "https://index.docker.io/v1/" : host
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["docker-credential-\(name)", "get"]
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["get"]
         let input = Pipe()
         let output = Pipe()
         let errors = Pipe()
@@ -117,7 +131,7 @@ public struct CredentialHelper: Sendable {
         } catch {
             throw StowageError(.authentication, "cannot run credential helper docker-credential-\(name)", cause: "\(error)")
         }
-        input.fileHandleForWriting.write(Data(server.utf8))
+        try? input.fileHandleForWriting.write(contentsOf: Data(server.utf8))
         try? input.fileHandleForWriting.close()
         let out = output.fileHandleForReading.readDataToEndOfFile()
         _ = errors.fileHandleForReading.readDataToEndOfFile()

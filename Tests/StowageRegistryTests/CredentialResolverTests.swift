@@ -397,7 +397,7 @@ struct CredentialResolverTests {
         #expect(error?.message.contains("docker-credential-\(helper)") == true)
     }
 
-    @Test(.disabled("bug: CredentialHelper.get returns nil (anonymous) for a helper that is not installed, instead of the 'cannot run credential helper' error"))
+    @Test
     func missingHelperIsAnError() throws {
         let error = #expect(throws: StowageError.self) {
             try CredentialHelper(name: "stowagetest-not-installed-\(UUID().uuidString.prefix(8).lowercased())").get(host: "registry.example.com")
