@@ -53,10 +53,11 @@ public struct ArchiveExporter {
     /// `index.json` when empty) to `path`.
     @discardableResult
     public func export(
-        to path: String, references: [String] = [], compression: TarWriter.Compression = .none
+        to path: String, references: [String] = [], compression: TarWriter.Compression = .none, platform: Platform? = nil
     ) throws -> ExportReport {
         let index = try layout.readIndex()
-        let entries = try select(references, from: index)
+        var entries = try select(references, from: index)
+        if let platform { entries = try entries.map { try narrow($0, to: platform) } }
         guard !entries.isEmpty else {
             throw StowageError(.notFound, "layout \(layout.root) holds no images, so there is nothing to export")
         }
@@ -119,6 +120,28 @@ public struct ArchiveExporter {
             }
         }
         return selected
+    }
+
+    /// With `--platform`: an index entry becomes its image for that platform, under the same
+    /// name (the image's bytes, and so its digest, stay as they are); an image must be of it.
+    private func narrow(_ entry: Descriptor, to platform: Platform) throws -> Descriptor {
+        let shown = entry.refName ?? entry.digest.string
+        if entry.mediaType.isIndex {
+            let bytes = try layout.blobs.readDocument(entry.digest, expectedSize: entry.size)
+            let index = try JSONCoding.decode(Index.self, from: bytes, what: "index \(entry.digest) (\(shown))")
+            guard let child = index.manifests.first(where: { $0.attestedDigest == nil && ($0.platform?.matches(platform) ?? false) }) else {
+                let present = index.manifests.compactMap { $0.platform.flatMap { $0.isUnknown ? nil : $0.description } }
+                throw StowageError(.notFound, "\(shown) has no \(platform) image (it has: \(present.joined(separator: ", ")))")
+            }
+            var narrowed = Descriptor(mediaType: child.mediaType, digest: child.digest, size: child.size, platform: child.platform)
+            narrowed.annotations = entry.annotations
+            return narrowed
+        }
+        let platforms = try layout.platforms(of: entry)
+        guard platforms.contains(where: { $0.matches(platform) }) else {
+            throw StowageError(.conflict, "\(shown) is \(platforms.map(\.description).joined(separator: ", ")), not \(platform)")
+        }
+        return entry
     }
 
     /// Every reachable blob to write, sorted by digest, with its size on disk, which

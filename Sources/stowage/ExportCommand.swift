@@ -26,6 +26,10 @@ struct ExportCommand: ParsableCommand {
         valueName: "FORMAT"))
     var compress: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Only this platform: an index is replaced by its image for it, under the same name.", valueName: "OS/ARCH[/VARIANT]"))
+    var platform: String?
+
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
@@ -51,7 +55,7 @@ struct ExportCommand: ParsableCommand {
             compression = .none
         }
         let report = try ArchiveExporter(layout: options.open())
-            .export(to: output, references: references, compression: compression)
+            .export(to: output, references: references, compression: compression, platform: platform.map(Platform.init(parsing:)))
         if json {
             try Output.json(report)
             return

@@ -1,9 +1,7 @@
-import StowageModel
-
 extension Platform {
     /// The variant a runtime assumes when none is given (`arm64` → `v8`, `arm` → `v7`,
     /// `amd64` → `v1`), so `linux/arm64` and `linux/arm64/v8` are the same platform.
-    var normalizedVariant: String? {
+    public var normalizedVariant: String? {
         if let variant, !variant.isEmpty { return variant }
         switch architecture {
         case "arm64": return "v8"
@@ -15,21 +13,21 @@ extension Platform {
 
     /// Whether two platforms describe the same target (defaults of variants applied;
     /// `os.version` and `os.features` compared as written).
-    func matches(_ other: Platform) -> Bool {
+    public func matches(_ other: Platform) -> Bool {
         os == other.os && architecture == other.architecture && normalizedVariant == other.normalizedVariant
             && (osVersion ?? "") == (other.osVersion ?? "") && Set(osFeatures ?? []) == Set(other.osFeatures ?? [])
     }
 
     /// `unknown/unknown`: how BuildKit marks attestation manifests in an index.
-    var isUnknown: Bool { os == "unknown" && architecture == "unknown" }
+    public var isUnknown: Bool { os == "unknown" && architecture == "unknown" }
 }
 
 extension Descriptor {
     /// The annotation BuildKit puts on an attestation entry, naming the image it describes.
-    static let attestationReferenceAnnotation = "vnd.docker.reference.digest"
+    public static let attestationReferenceAnnotation = "vnd.docker.reference.digest"
 
     /// The image an attestation entry describes, if this is one.
-    var attestedDigest: String? {
+    public var attestedDigest: String? {
         guard platform?.isUnknown ?? true else { return nil }
         return annotations?[Self.attestationReferenceAnnotation]
     }
