@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import StowageModel
 
 /// One named or unnamed image of a layout, as `stowage ls` shows it.
@@ -69,11 +71,28 @@ extension Layout {
     }
 
     /// Every entry of `index.json`, with its platforms.
+    /// Platforms that need documents read (layouts written by other tools) are looked up
+    /// in parallel: on a cold cache, reading thousands of small files one by one is slow.
     public func summaries() throws -> [ImageSummary] {
-        try readIndex().manifests.map { entry in
+        let entries = try readIndex().manifests
+        let results = ConcurrentResults<[String]>(count: entries.count)
+        // More threads than cores: the work is waiting on the disk, not computing.
+        let next = ConcurrentResults<Int>(count: 0)
+        let group = DispatchGroup()
+        for _ in 0..<min(8, entries.count) {
+            group.enter()
+            Thread.detachNewThread {
+                while let position = next.claim(below: entries.count) {
+                    results.set(position, Result { try self.platforms(of: entries[position]).map(\.description) })
+                }
+                group.leave()
+            }
+        }
+        group.wait()
+        return try entries.enumerated().map { position, entry in
             ImageSummary(
                 reference: entry.refName, digest: entry.digest.string, mediaType: entry.mediaType.rawValue,
-                size: entry.size, platforms: try platforms(of: entry).map(\.description))
+                size: entry.size, platforms: try results.get(position))
         }
     }
 
@@ -113,5 +132,34 @@ extension Layout {
         if shape.manifests != nil { return .ociIndex }
         if shape.config != nil { return .ociManifest }
         throw StowageError(.unsupported, "blob \(digest) is neither a manifest nor an index")
+    }
+}
+
+/// Results of a `concurrentPerform`, one slot per iteration.
+final class ConcurrentResults<Value>: @unchecked Sendable {
+    private var slots: [Result<Value, Error>?]
+    private let lock = NSLock()
+
+    init(count: Int) {
+        slots = Array(repeating: nil, count: count)
+    }
+
+    func set(_ position: Int, _ result: Result<Value, Error>) {
+        lock.withLock { slots[position] = result }
+    }
+
+    func get(_ position: Int) throws -> Value {
+        try lock.withLock { slots[position]! }.get()
+    }
+
+    private var claimed = 0
+
+    /// Hands out 0, 1, 2, … below `count`, once each, to whichever thread asks.
+    func claim(below count: Int) -> Int? {
+        lock.withLock {
+            guard claimed < count else { return nil }
+            defer { claimed += 1 }
+            return claimed
+        }
     }
 }

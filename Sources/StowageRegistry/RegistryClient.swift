@@ -253,7 +253,7 @@ public final class RegistryClient: Sendable {
             outgoing.body = .bytes(bytes)
         case .file(let path, let offset, let length, let onBytes):
             outgoing.body = .stream(
-                FileChunks(path: path, offset: offset, length: length, chunkSize: 1 << 20, onBytes: onBytes),
+                FileChunks(path: path, offset: offset, length: length, chunkSize: 256 << 10, onBytes: onBytes),
                 length: .known(length))
         }
         do {
