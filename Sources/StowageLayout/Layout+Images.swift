@@ -14,6 +14,15 @@ public struct ImageSummary: Sendable, Codable, Equatable {
     public var size: Int64
     /// `os/arch[/variant]` of the image, or of each entry of an index.
     public var platforms: [String]
+
+    /// Creates a summary.
+    public init(reference: String?, digest: String, mediaType: String, size: Int64, platforms: [String]) {
+        self.reference = reference
+        self.digest = digest
+        self.mediaType = mediaType
+        self.size = size
+        self.platforms = platforms
+    }
 }
 
 extension Layout {

@@ -1,10 +1,14 @@
 import Foundation
+import StowageLayout
 import StowageModel
 import StowageTestSupport
 import Testing
 
 /// The command-line contract: outputs, exit statuses and one-line errors.
 @Suite struct CommandLineTests {
+    /// A row of `stowage ls --json`.
+    typealias Row = ImageSummary
+
     let directory = TemporaryDirectory()
     var layout: String { directory.child("layout") }
 
@@ -35,13 +39,6 @@ import Testing
         #expect(try stowage(["import", Fixtures.path("named.tar"), Fixtures.path("multi.tar")]).status == 0)
         let json = try stowage(["ls", "--json"])
         #expect(json.status == 0)
-        struct Row: Decodable, Equatable {
-            var reference: String?
-            var digest: String
-            var mediaType: String
-            var size: Int64
-            var platforms: [String]
-        }
         let rows = try JSONDecoder().decode([Row].self, from: Data(json.stdout.utf8))
         #expect(rows == [
             Row(reference: "team/app:v1.0.0", digest: "sha256:340e505f4c5372b8bd12d7c7a57b66ae41091c3751836835c14d79e90ee15e2c",

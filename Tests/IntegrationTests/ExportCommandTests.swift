@@ -1,4 +1,5 @@
 import Foundation
+import StowageLayout
 import StowageModel
 import StowageTestSupport
 import Testing
@@ -21,13 +22,8 @@ import Testing
         _ = try stowage(["tag", "sha256:c0aee484b3b138c19df4e70e3c4c8fe6f89e9c35f2de369748a21e355a34a8cd", "registry.example.com:5000/team/app:s390x"])
     }
 
-    struct Row: Decodable, Equatable {
-        var reference: String?
-        var digest: String
-        var mediaType: String
-        var size: Int64
-        var platforms: [String]
-    }
+    /// A row of `stowage ls --json`.
+    typealias Row = ImageSummary
 
     func list(_ layout: String) throws -> [Row] {
         try JSONDecoder().decode([Row].self, from: Data(try stowage(["ls", "--json"], layout: layout).stdout.utf8))
