@@ -26,46 +26,68 @@ public struct RegistryPusher: Sendable {
     /// that exact root under that tag (nothing was sent).
     @discardableResult
     public func push(_ graph: ImageGraph, to destination: RegistryReference) async throws -> Bool {
+        guard try await needsPush(graph, to: destination) else { return false }
+        try await pushBlobs(graph.blobs.map { (destination, $0) })
+        try await pushManifests(graph, to: destination)
+        return true
+    }
+
+    /// Whether `destination` lacks `graph` under its tag (one HEAD request).
+    public func needsPush(_ graph: ImageGraph, to destination: RegistryReference) async throws -> Bool {
         let client = try await session.client(for: destination.host)
-        let repository = destination.repository
-        await client.preparePush(to: repository)
-        let reference = destination.tag ?? graph.root.digest.string
+        await client.preparePush(to: destination.repository)
         if let digest = destination.digest, digest != graph.root.digest {
             throw StowageError(.conflict, "destination \(destination) names digest \(digest), but the image is \(graph.root.digest)")
         }
-        if destination.tag != nil, try await client.manifestDigest(repository, reference: reference) == graph.root.digest {
-            return false
-        }
-        try await pushBlobs(graph.blobs, with: client, to: destination)
+        guard destination.tag != nil else { return true }
+        return try await client.manifestDigest(destination.repository, reference: destination.manifestReference) != graph.root.digest
+    }
+
+    /// Child manifests by digest, then the root by tag (or digest): after the blobs.
+    public func pushManifests(_ graph: ImageGraph, to destination: RegistryReference) async throws {
+        let client = try await session.client(for: destination.host)
+        let repository = destination.repository
         for manifest in graph.manifests {
             let bytes = try layout.blobs.readDocument(manifest.digest, expectedSize: manifest.size)
             try await client.putManifest(bytes, mediaType: manifest.mediaType, digest: manifest.digest, to: repository, reference: manifest.digest.string)
             await session.recordManifest()
         }
         let rootBytes = try layout.blobs.readDocument(graph.root.digest, expectedSize: graph.root.size)
+        let reference = destination.tag ?? graph.root.digest.string
         try await client.putManifest(rootBytes, mediaType: graph.root.mediaType, digest: graph.root.digest, to: repository, reference: reference)
         await session.recordManifest()
-        return true
     }
 
-    private func pushBlobs(_ blobs: [Descriptor], with client: RegistryClient, to destination: RegistryReference) async throws {
+    /// Sends blobs to their repositories, `jobs` at a time. A blob bound for several
+    /// repositories of one registry is sent to the first and then mounted into the others.
+    public func pushBlobs(_ transfers: [(destination: RegistryReference, blob: Descriptor)]) async throws {
         let layout = self.layout
         let session = self.session
         let progress = self.progress
-        for blob in blobs {
+        var firsts: [(RegistryReference, Descriptor)] = []
+        var mounts: [(RegistryReference, Descriptor)] = []
+        var homes = Set<String>()
+        var targets = Set<String>()
+        for (destination, blob) in transfers {
+            let host = RegistryHost.canonical(destination.host)
+            guard targets.insert("\(host)/\(destination.repository)@\(blob.digest)").inserted else { continue }
             guard try layout.blobs.size(of: blob.digest) == blob.size else {
                 throw StowageError(.invalidLayout, "blob \(blob.digest) is missing from layout \(layout.root) or has the wrong size; run `stowage verify`")
             }
             progress.expect(blob.size)
+            if homes.insert("\(host)@\(blob.digest)").inserted { firsts.append((destination, blob)) } else { mounts.append((destination, blob)) }
         }
-        try await forEachConcurrently(blobs, limit: session.options.jobs) { blob in
-            let mountFrom = await session.mountSource(host: destination.host, digest: blob.digest, for: destination.repository)
-            let transfer = try await client.pushBlob(
-                blob.digest, size: blob.size, from: layout.blobs.path(of: blob.digest), to: destination.repository,
-                mountFrom: mountFrom, onBytes: { progress.advance($0) })
-            if transfer != .uploaded { progress.advance(Int(blob.size)) }
-            progress.blobFinished()
-            await session.record(transfer, host: destination.host, repository: destination.repository, digest: blob.digest, size: blob.size)
+        for batch in [firsts, mounts] {
+            try await forEachConcurrently(batch, limit: session.options.jobs) { destination, blob in
+                let client = try await session.client(for: destination.host)
+                let mountFrom = await session.mountSource(host: destination.host, digest: blob.digest, for: destination.repository)
+                let transfer = try await client.pushBlob(
+                    blob.digest, size: blob.size, from: layout.blobs.path(of: blob.digest), to: destination.repository,
+                    mountFrom: mountFrom, onBytes: { progress.advance($0) })
+                if transfer != .uploaded { progress.advance(Int(blob.size)) }
+                progress.blobFinished()
+                await session.record(transfer, host: destination.host, repository: destination.repository, digest: blob.digest, size: blob.size)
+            }
         }
     }
 }

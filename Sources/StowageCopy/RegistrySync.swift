@@ -51,15 +51,23 @@ public struct RegistrySync: Sendable {
     }
 
     /// Pushes every planned image; returns the plan with what was up to date.
+    /// The blobs of all images go out together (`jobs` at a time, each sent once per
+    /// registry and mounted elsewhere), then each image's manifests.
     public func run() async throws -> SyncPlan {
         let (targets, skipped) = try planner.targets()
         let pusher = RegistryPusher(layout: planner.layout, session: session, progress: progress)
         var items: [SyncPlan.Item] = []
+        var pending: [(destination: RegistryReference, graph: ImageGraph)] = []
         for (name, destination, graph) in targets {
-            let sent = try await pusher.push(graph, to: destination)
+            let needed = try await pusher.needsPush(graph, to: destination)
+            if needed { pending.append((destination, graph)) }
             items.append(SyncPlan.Item(
                 reference: name, destination: destination.description, digest: graph.root.digest.string,
-                manifests: graph.manifests.count + 1, blobs: graph.blobs.count, bytes: graph.blobBytes, upToDate: !sent))
+                manifests: graph.manifests.count + 1, blobs: graph.blobs.count, bytes: graph.blobBytes, upToDate: !needed))
+        }
+        try await pusher.pushBlobs(pending.flatMap { target in target.graph.blobs.map { (target.destination, $0) } })
+        for target in pending {
+            try await pusher.pushManifests(target.graph, to: target.destination)
         }
         return SyncPlan(items: items, skipped: skipped)
     }
