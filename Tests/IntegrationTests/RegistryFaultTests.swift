@@ -130,6 +130,34 @@ import Testing
         try expectSynced(registry)
     }
 
+    @Test func aFailedChunkResumesFromTheRegistrysOffset() throws {
+        let registry = try RegistryServer.started(.http)
+        try makeLayout()
+        // The second PATCH never reaches the registry: its session stays valid at the end of
+        // the first chunk, so the client can ask where it stands and go on from there.
+        let ranges = Locked<[String]>([])
+        let patches = Locked(0)
+        let proxy = try FaultProxy(upstream: registry.host) { request in
+            guard request.method == "PATCH" else { return .forward }
+            ranges.withLock { $0.append(request.header("Content-Range") ?? "") }
+            let count = patches.withLock { value -> Int in
+                value += 1
+                return value
+            }
+            return count == 2 ? .respond(status: 503) : .forward
+        }
+        let push = try stowage(["push", "--layout", layout, "--tls-verify=false", "--jobs", "1", "team/big:1", "\(proxy.host)/team/big:1"], chunkSize: 200_000)
+        #expect(push.status == 0, "\(push.stderr)")
+        let sent = ranges.withLock { $0 }
+        #expect(Array(sent.prefix(3)) == ["0-199999", "200000-399999", "200000-399999"], "the refused chunk is sent again from the registry's offset: \(sent)")
+        let statusQueries = proxy.records.filter { $0.method == "GET" && $0.path.contains("/blobs/uploads/") }
+        #expect(statusQueries.count == 1 && statusQueries.first?.status == 204, "one upload-status query")
+        let sessions = proxy.records.filter { $0.method == "POST" && $0.path.hasSuffix("/blobs/uploads/") }
+        #expect(sessions.count == 3, "one upload session per blob (config and two layers), none restarted")
+        let remote = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/team/big:1"])
+        #expect(remote.stdoutBytes == (try stowage(["inspect", "--raw", "--layout", layout, "team/big:1"]).stdoutBytes))
+    }
+
     @Test func slowLinkStillCompletes() throws {
         let registry = try RegistryServer.started(.http)
         try makeLayout()
