@@ -63,7 +63,9 @@ public final class Layout: Sendable {
             guard FileSystem.isDirectoryFollowingLinks(layout.root) else {
                 throw StowageError(.invalidLayout, "\(layout.root) is a file, not a layout directory")
             }
-            let foreign = try FileSystem.listDirectory(layout.root).filter { ![".stowage", "blobs", "index.json"].contains($0) }
+            // Another process may be creating the same layout right now: its files are not foreign.
+            let own: Set<String> = [".stowage", "blobs", "index.json", "oci-layout"]
+            let foreign = try FileSystem.listDirectory(layout.root).filter { !own.contains($0) }
             guard foreign.isEmpty else {
                 throw StowageError(.invalidLayout, "\(layout.root) is not an OCI layout (no oci-layout file) and is not empty; choose an empty or new directory")
             }
