@@ -50,7 +50,7 @@ import Testing
                 try StowageBinary.start(["import", "--layout", layout, "--tag", "team/app:r\(round)-\(i)", archive])
             }
             for process in running { process.waitUntilExit() }
-            #expect(running.allSatisfy { $0.terminationStatus == 0 })
+            #expect(running.allSatisfy { $0.terminationStatus == 0 }, "\(StowageBinary.failures(running))")
             let expected = Set((0...round).flatMap { r in (0..<processes).map { "team/app:r\(r)-\($0)" } })
             #expect(try names() == expected, "round \(round)")
             try expectIntactLayout()
@@ -76,7 +76,7 @@ import Testing
             }
         }
         for process in imports + removals + tags { process.waitUntilExit() }
-        #expect((imports + removals).allSatisfy { $0.terminationStatus == 0 })
+        #expect((imports + removals).allSatisfy { $0.terminationStatus == 0 }, "\(StowageBinary.failures(imports + removals))")
         let final = try names()
         for i in 0..<8 { #expect(final.contains("team/new:\(i)")) }
         for i in 0..<4 { #expect(!final.contains("team/old:\(i)")) }

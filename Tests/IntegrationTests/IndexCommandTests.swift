@@ -100,7 +100,7 @@ import Testing
             ]))
         }
         for process in builders + merges { process.waitUntilExit() }
-        #expect((builders + merges).allSatisfy { $0.terminationStatus == 0 })
+        #expect((builders + merges).allSatisfy { $0.terminationStatus == 0 }, "\(StowageBinary.failures(builders + merges))")
         let names = Set(try Layout.open(layout).readIndex().manifests.compactMap(\.refName))
         for round in 0..<4 {
             #expect(names.contains("team/app:merge\(round)"))

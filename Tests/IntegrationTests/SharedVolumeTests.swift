@@ -47,7 +47,7 @@ import Testing
                 try StowageBinary.start(["import", "--layout", layout, "--tag", "team/app:r\(round)-\(i)", archive])
             }
             for process in running { process.waitUntilExit() }
-            #expect(running.allSatisfy { $0.terminationStatus == 0 }, "round \(round)")
+            #expect(running.allSatisfy { $0.terminationStatus == 0 }, "round \(round): \(StowageBinary.failures(running))")
             expected.formUnion((0..<16).map { "team/app:r\(round)-\($0)" })
             #expect(try names() == expected, "round \(round)")
             try expectVerified("round \(round)")
@@ -78,9 +78,9 @@ import Testing
                 }
             }
             for process in imports + tags + removals + collections { process.waitUntilExit() }
-            #expect(imports.allSatisfy { $0.terminationStatus == 0 }, "round \(round): every import succeeds")
-            #expect(removals.allSatisfy { $0.terminationStatus == 0 }, "round \(round)")
-            #expect(collections.allSatisfy { $0.terminationStatus == 0 }, "round \(round): gc waits, it does not fail")
+            #expect(imports.allSatisfy { $0.terminationStatus == 0 }, "round \(round): every import succeeds: \(StowageBinary.failures(imports))")
+            #expect(removals.allSatisfy { $0.terminationStatus == 0 }, "round \(round): \(StowageBinary.failures(removals))")
+            #expect(collections.allSatisfy { $0.terminationStatus == 0 }, "round \(round): gc waits, it does not fail: \(StowageBinary.failures(collections))")
             let final = try names()
             for i in 0..<16 { #expect(final.contains("team/new:\(round)-\(i)"), "round \(round)") }
             for i in 0..<6 {

@@ -33,16 +33,34 @@ public enum StowageBinary {
         try Command.run(path, arguments, environment: environment)
     }
 
-    /// Starts `stowage ARGS…` without waiting.
+    /// Starts `stowage ARGS…` without waiting; its stderr is kept for `errors(of:)`.
     public static func start(_ arguments: [String]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-err-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errorFile)
         try process.run()
+        startedErrors.withLock { $0[ObjectIdentifier(process)] = errorFile.path }
         return process
     }
+
+    /// What a process from `start` wrote to stderr (after it exited), for failure messages.
+    public static func errors(of process: Process) -> String {
+        guard let path = startedErrors.withLock({ $0[ObjectIdentifier(process)] }) else { return "" }
+        return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    /// Describes the processes that failed: arguments, status and stderr.
+    public static func failures(_ processes: [Process]) -> String {
+        processes.filter { $0.terminationStatus != 0 }.map { process in
+            "stowage \((process.arguments ?? []).joined(separator: " ")) exited \(process.terminationStatus): \(errors(of: process))"
+        }.joined(separator: "\n")
+    }
+
+    private static let startedErrors = LockedDictionary()
 }
 
 /// Runs any program and collects its output.
@@ -106,4 +124,14 @@ public enum Fixtures {
         ("x86_64.tar", "linux/amd64"), ("aarch64.tar", "linux/arm64/v8"), ("ppc64le.tar", "linux/ppc64le"),
         ("s390x.tar", "linux/s390x"), ("armv7l.tar", "linux/arm/v7"),
     ]
+}
+
+/// A lock-protected map from started processes to their stderr files.
+final class LockedDictionary: @unchecked Sendable {
+    private var value: [ObjectIdentifier: String] = [:]
+    private let lock = NSLock()
+
+    func withLock<T>(_ body: (inout [ObjectIdentifier: String]) -> T) -> T {
+        lock.withLock { body(&value) }
+    }
 }
