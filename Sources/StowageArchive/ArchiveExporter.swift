@@ -70,7 +70,7 @@ public struct ArchiveExporter {
         var exported = index
         exported.manifests = entries
         let indexBytes = try JSONCoding.encode(exported)
-        let layoutBytes = try JSONCoding.encode(["imageLayoutVersion": Layout.layoutVersion])
+        let layoutBytes = ImageLayoutFile.currentBytes
 
         let (directory, name) = Self.split(path)
         let temporary = "\(directory)/.\(name).stowage-\(getpid())-\(FileSystem.randomSuffix())"

@@ -28,8 +28,7 @@ extension ArchiveImporter {
             var layers: [Descriptor] = []
             for path in image.Layers {
                 let (digest, size) = try locate(path, in: &scan)
-                let staged: String? = if case .staged(let file, _)? = scan.blobs[digest] { file } else { nil }
-                let magic = try scan.readPrefix(digest, staged: staged, layout: layout, count: 4)
+                let magic = try scan.readPrefix(digest, layout: layout, count: 4)
                 layers.append(Descriptor(mediaType: Self.layerMediaType(magic: magic), digest: digest, size: size))
                 needed.insert(digest)
             }

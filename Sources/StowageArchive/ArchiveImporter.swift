@@ -108,27 +108,20 @@ public struct ArchiveImporter {
         }
         if report.blobsAdded > 0 { try layout.blobs.syncDirectory() }
 
+        let platforms = try candidates.map { try layout.platforms(of: $0.descriptor) }
         for index in candidates.indices where candidates[index].descriptor.platform == nil {
-            let platforms = try layout.platforms(of: candidates[index].descriptor)
-            if candidates[index].descriptor.mediaType.isManifest, platforms.count == 1 {
-                candidates[index].descriptor.platform = platforms[0]
+            if candidates[index].descriptor.mediaType.isManifest, platforms[index].count == 1 {
+                candidates[index].descriptor.platform = platforms[index][0]
             }
         }
         try layout.updateIndex(purpose: "import \(path)") { index in
-            for candidate in candidates {
-                if candidate.names.isEmpty {
-                    index.addUnnamed(candidate.descriptor)
-                }
-                for name in candidate.names {
-                    index.setReference(name, to: candidate.descriptor)
-                }
-            }
+            for candidate in candidates { index.add(candidate.descriptor, names: candidate.names) }
         }
-        report.images = try candidates.map { candidate in
+        report.images = zip(candidates, platforms).map { candidate, platforms in
             ImportedImage(
                 references: candidate.names.map(\.value), digest: candidate.descriptor.digest.string,
                 mediaType: candidate.descriptor.mediaType.rawValue, size: candidate.descriptor.size,
-                platforms: try layout.platforms(of: candidate.descriptor).map(\.description))
+                platforms: platforms.map(\.description))
         }
         return report
     }
@@ -143,11 +136,7 @@ public struct ArchiveImporter {
         guard let layoutFile = scan.documents["oci-layout"] else {
             throw StowageError(.invalidArchive, "\(archive) has an index.json but no oci-layout file, so it is not an OCI image layout")
         }
-        struct LayoutFile: Decodable { var imageLayoutVersion: String }
-        let version = try JSONCoding.decode(LayoutFile.self, from: layoutFile, what: "\(archive): entry oci-layout")
-        guard version.imageLayoutVersion.split(separator: ".").first == "1" else {
-            throw StowageError(.unsupported, "\(archive): entry oci-layout declares layout version \(version.imageLayoutVersion); Stowage reads version 1.x")
-        }
+        try ImageLayoutFile.check(layoutFile, what: "\(archive): entry oci-layout")
         let index = try JSONCoding.decode(Index.self, from: scan.documents["index.json"]!, what: "\(archive): entry index.json")
         guard !index.manifests.isEmpty else {
             throw StowageError(.invalidArchive, "\(archive): entry index.json lists no images")

@@ -180,14 +180,8 @@ struct ArchiveScan {
     }
 
     /// The first bytes of a blob, wherever it is now.
-    func readPrefix(_ digest: Digest, staged: String?, layout: Layout, count: Int) throws -> [UInt8] {
-        if let staged {
-            let fd = try FileSystem.open(staged, O_RDONLY)
-            defer { close(fd) }
-            var bytes = [UInt8](repeating: 0, count: count)
-            let n = try bytes.withUnsafeMutableBytes { try FileSystem.read(fd, into: $0, path: staged) }
-            return Array(bytes[0..<n])
-        }
+    func readPrefix(_ digest: Digest, layout: Layout, count: Int) throws -> [UInt8] {
+        if case .staged(let path, _)? = blobs[digest] { return try FileSystem.readPrefix(path, count: count) }
         return try layout.blobs.readPrefix(digest, count: count)
     }
 }

@@ -104,7 +104,7 @@ public struct ImageCopier: Sendable {
         entry.annotations = nil
         let name = try reference.map { try RefName(userInput: $0) }
         try layout.updateIndex(purpose: "copy") { index in
-            if let name { index.setReference(name, to: entry) } else { index.addUnnamed(entry) }
+            index.add(entry, names: name.map { [$0] } ?? [])
         }
     }
 
@@ -115,16 +115,8 @@ public struct ImageCopier: Sendable {
         let graph = try ImageGraph(root: root, layout: source)
         let blobLock = try destination.lockBlobs(.shared, purpose: "copy")
         defer { blobLock.unlock() }
-        for blob in graph.blobs + graph.manifests + [graph.root] where try !destination.blobs.contains(blob.digest) {
-            let writer = try destination.blobs.makeWriter()
-            do {
-                try source.blobs.read(blob.digest) { try writer.write($0) }
-                try writer.finish(expecting: blob.digest, size: blob.size, what: "blob \(blob.digest) of \(source.root)")
-                try destination.blobs.commit(writer)
-            } catch {
-                writer.discard()
-                throw error
-            }
+        for blob in graph.blobs + graph.manifests + [graph.root] {
+            try destination.blobs.copy(blob.digest, size: blob.size, from: source.blobs)
         }
     }
 }

@@ -4,10 +4,13 @@ import StowageModel
 /// Everything an image (or index) in a layout reaches, in push order: blobs
 /// (configs and layers) first, then child manifests, then the root, so a
 /// registry never sees a manifest before what it references.
+///
+/// Built from the layout's shared walk (`ContentGraph`), the one verify, gc and
+/// export use.
 public struct ImageGraph: Sendable {
     /// The image or index itself.
     public var root: Descriptor
-    /// Child manifests (and nested indexes), deepest first; never the root.
+    /// Child manifests (and nested indexes), children before their parents; never the root.
     public var manifests: [Descriptor]
     /// Configs and layers, each once.
     public var blobs: [Descriptor]
@@ -15,42 +18,29 @@ public struct ImageGraph: Sendable {
     /// All the bytes of blobs.
     public var blobBytes: Int64 { blobs.reduce(0) { $0 + $1.size } }
 
-    /// Walks from `root` through the layout's stored documents.
+    /// Walks from `root` through the layout's stored documents; fails on any document
+    /// that is missing or unreadable.
     public init(root: Descriptor, layout: Layout) throws {
-        self.root = root
+        let graph = ContentGraph.walk(layout.blobs, roots: [ReachabilityRoot(label: root.digest.string, descriptor: root)])
+        if let (edge, issue) = graph.blockingIssues.first {
+            throw StowageError(.invalidLayout, "\(edge.summary) \(issue.explanation); run `stowage verify`")
+        }
+        var seen: Set<Digest> = [root.digest]
         var manifests: [Descriptor] = []
         var blobs: [Descriptor] = []
-        var seen = Set<Digest>()
-        func visit(_ descriptor: Descriptor, depth: Int, isRoot: Bool) throws {
-            guard depth <= 8 else {
-                throw StowageError(.invalidLayout, "index \(descriptor.digest) nests more than 8 levels deep")
+        for edge in graph.edges where seen.insert(edge.descriptor.digest).inserted {
+            switch edge.role {
+            case .manifest, .index: manifests.append(edge.descriptor)
+            case .config, .layer:
+                // Foreign layers live at their URLs, not in the layout.
+                if edge.mayBeAbsent, try !layout.blobs.contains(edge.descriptor.digest) { continue }
+                blobs.append(edge.descriptor)
+            case .entry, .subject: break
             }
-            guard seen.insert(descriptor.digest).inserted else { return }
-            if descriptor.mediaType.isIndex {
-                let bytes = try layout.blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
-                let index = try JSONCoding.decode(Index.self, from: bytes, what: "index \(descriptor.digest)")
-                for child in index.manifests { try visit(child, depth: depth + 1, isRoot: false) }
-            } else if descriptor.mediaType.isManifest || Self.looksLikeManifest(descriptor, layout: layout) {
-                let bytes = try layout.blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
-                let manifest = try JSONCoding.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest)")
-                for child in [manifest.config] + manifest.layers where seen.insert(child.digest).inserted {
-                    // Foreign layers live at their URLs, not in the layout.
-                    if child.mediaType.isNonDistributable, try !layout.blobs.contains(child.digest) { continue }
-                    blobs.append(child)
-                }
-            } else if !isRoot {
-                blobs.append(descriptor)
-                return
-            }
-            if !isRoot { manifests.append(descriptor) }
         }
-        try visit(root, depth: 0, isRoot: true)
-        self.manifests = manifests
+        self.root = root
+        // The walk meets parents before their children: reversed, children come first.
+        self.manifests = manifests.reversed()
         self.blobs = blobs
-    }
-
-    /// Artifact manifests may use their own media types: go by shape, not name.
-    private static func looksLikeManifest(_ descriptor: Descriptor, layout: Layout) -> Bool {
-        descriptor.mediaType.rawValue.hasSuffix("manifest.v1+json") || descriptor.mediaType.rawValue.hasSuffix("manifest.v2+json")
     }
 }

@@ -11,6 +11,11 @@ public enum IndexFormat: String, Sendable, CaseIterable, Codable {
 
     /// The index's media type.
     public var mediaType: MediaType { self == .oci ? .ociIndex : .dockerManifestList }
+
+    /// The format of an index with `mediaType`.
+    public init(of mediaType: MediaType) {
+        self = mediaType == .dockerManifestList ? .docker : .oci
+    }
 }
 
 /// What `index create` or `index add` is asked to do.
@@ -104,12 +109,12 @@ public struct IndexBuilder {
         try checkRequest(request)
         let blobLock = try layout.lockBlobs(.shared, purpose: "index add")
         defer { blobLock.unlock() }
-        var (existing, descriptor) = try existingIndex(request.tags[0])
+        let (original, descriptor) = try existingIndex(request.tags[0])
+        var existing = original
         var context = Context()
         var merge = IndexMerge(existing: existing.manifests, source: "existing index")
         try addSources(request, to: &merge, context: &context)
-        let existingFormat: IndexFormat = descriptor.mediaType == .dockerManifestList ? .docker : .oci
-        let format = try request.format ?? inferFormat(merge.entries, preferring: existingFormat)
+        let format = try request.format ?? inferFormat(merge.entries, preferring: IndexFormat(of: descriptor.mediaType))
         existing.mediaType = format.mediaType
         existing.manifests = merge.descriptors
         if !request.annotations.isEmpty {
@@ -123,7 +128,8 @@ public struct IndexBuilder {
         guard !tags.isEmpty else { throw StowageError(.usage, "give the index to change with --tag REF") }
         let blobLock = try layout.lockBlobs(.shared, purpose: "index remove")
         defer { blobLock.unlock() }
-        var (existing, descriptor) = try existingIndex(tags[0])
+        let (original, descriptor) = try existingIndex(tags[0])
+        var existing = original
         var merge = IndexMerge(existing: existing.manifests, source: "existing index")
         guard merge.remove(platform: platform) > 0 else {
             let present = existing.manifests.compactMap { $0.platform?.description }.joined(separator: ", ")
@@ -133,8 +139,7 @@ public struct IndexBuilder {
             throw StowageError(.conflict, "removing \(platform) would leave \(tags[0]) empty; remove the name with `stowage rm` instead")
         }
         existing.manifests = merge.descriptors
-        let format: IndexFormat = descriptor.mediaType == .dockerManifestList ? .docker : .oci
-        descriptor.mediaType = format.mediaType
+        let format = IndexFormat(of: descriptor.mediaType)
         return try write(existing, format: format, tags: tags, merge: merge, context: Context())
     }
 

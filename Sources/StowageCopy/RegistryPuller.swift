@@ -50,7 +50,8 @@ public struct RegistryPuller: Sendable {
 
     /// Pulls `source`; with `platform`, only the entry of an index for that platform
     /// (named in place of the index). `name` defaults to the source's `HOST/REPO:TAG`.
-    /// With `keepName: false` and no `name`, the image stays unnamed.
+    /// With `keepName: false` and no `name`, the image stays unnamed. Returns the entry
+    /// written to `index.json`, its name in `refName`.
     public func pull(_ source: RegistryReference, name: RefName?, platform: Platform?, keepName: Bool = true) async throws -> Descriptor {
         let blobLock = try layout.lockBlobs(.shared, purpose: "pull \(source)")
         defer { blobLock.unlock() }
@@ -76,16 +77,19 @@ public struct RegistryPuller: Sendable {
         let defaultName = keepName ? try source.tag.map { try RefName(userInput: "\(source.host)/\(source.repository):\($0)") } : nil
         let finalName = name ?? defaultName
         try layout.updateIndex(purpose: "pull \(source)") { index in
-            if let finalName { index.setReference(finalName, to: entry) } else { index.addUnnamed(entry) }
+            index.add(entry, names: finalName.map { [$0] } ?? [])
         }
-        return entry
+        var named = entry
+        named.refName = finalName?.value
+        return named
     }
 
     /// Stores a manifest or index and, first, everything it references.
     private func store(_ descriptor: Descriptor, bytes: [UInt8], from source: RegistryReference, client: RegistryClient, depth: Int) async throws {
         guard depth <= 8 else { throw StowageError(.invalidJSON, "\(source) nests indexes more than 8 levels deep") }
-        guard ContentHasher.digest(of: bytes) == descriptor.digest, Int64(bytes.count) == descriptor.size else {
-            throw StowageError(.digestMismatch, "registry \(source.host) served \(descriptor.digest) of \(source.repository) with other content or size")
+        // fetchManifest checked the digest; the size is the listing index's claim to check.
+        guard Int64(bytes.count) == descriptor.size else {
+            throw StowageError(.digestMismatch, "registry \(source.host) served \(descriptor.digest) of \(source.repository) as \(bytes.count) bytes, not the \(descriptor.size) its index declares")
         }
         if descriptor.mediaType.isIndex {
             let index = try JSONCoding.decode(Index.self, from: bytes, what: "index \(descriptor.digest) of \(source)")

@@ -24,9 +24,7 @@ public struct RegistrySync: Sendable {
         let (targets, skipped) = try planner.targets()
         var items: [SyncPlan.Item] = []
         for (name, destination, graph) in targets {
-            var item = SyncPlan.Item(
-                reference: name, destination: destination.description, digest: graph.root.digest.string,
-                manifests: graph.manifests.count + 1, blobs: graph.blobs.count, bytes: graph.blobBytes)
+            var item = SyncPlan.Item(reference: name, destination: destination, graph: graph)
             if check {
                 let client = try await session.client(for: destination.host)
                 let current = try await client.manifestDigest(destination.repository, reference: destination.manifestReference)
@@ -61,9 +59,7 @@ public struct RegistrySync: Sendable {
         for (name, destination, graph) in targets {
             let needed = try await pusher.needsPush(graph, to: destination)
             if needed { pending.append((destination, graph)) }
-            items.append(SyncPlan.Item(
-                reference: name, destination: destination.description, digest: graph.root.digest.string,
-                manifests: graph.manifests.count + 1, blobs: graph.blobs.count, bytes: graph.blobBytes, upToDate: !needed))
+            items.append(SyncPlan.Item(reference: name, destination: destination, graph: graph, upToDate: !needed))
         }
         try await pusher.pushBlobs(pending.flatMap { target in target.graph.blobs.map { (target.destination, $0) } })
         for target in pending {

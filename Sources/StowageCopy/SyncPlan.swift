@@ -25,6 +25,17 @@ public struct SyncPlan: Sendable, Codable {
         /// After checking the registry: blobs and bytes it lacks.
         public var missingBlobs: Int?
         public var missingBytes: Int64?
+
+        /// The item for the layout name `reference`, going to `destination`.
+        init(reference: String, destination: RegistryReference, graph: ImageGraph, upToDate: Bool? = nil) {
+            self.reference = reference
+            self.destination = destination.description
+            digest = graph.root.digest.string
+            manifests = graph.manifests.count + 1
+            blobs = graph.blobs.count
+            bytes = graph.blobBytes
+            self.upToDate = upToDate
+        }
     }
 
     /// The images, in `index.json` order.

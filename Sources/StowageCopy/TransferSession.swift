@@ -1,3 +1,4 @@
+import Foundation
 import StowageModel
 import StowageRegistry
 
@@ -78,13 +79,21 @@ public actor TransferSession {
         clients = [:]
     }
 
-    /// Runs `body` with a session and closes it afterwards.
-    public static func with<T: Sendable>(options: RegistryOptions, _ body: (TransferSession) async throws -> T) async throws -> T {
+    /// Runs `body` with a session and a progress line for `verb` ("pushing"), closes
+    /// both afterwards, and returns what `body` returned with what moved and how long it took.
+    public static func with<T: Sendable>(
+        options: RegistryOptions, verb: String, _ body: (TransferSession, TransferProgress) async throws -> T
+    ) async throws -> (result: T, summary: TransferSummary) {
         let session = TransferSession(options: options)
+        let progress = TransferProgress(verb: verb)
+        let started = Date()
+        defer { progress.finish() }
         do {
-            let result = try await body(session)
+            let result = try await body(session, progress)
+            var summary = await session.summary
+            summary.seconds = Date().timeIntervalSince(started)
             await session.close()
-            return result
+            return (result, summary)
         } catch {
             await session.close()
             throw error

@@ -101,17 +101,27 @@ public struct BlobStore: Sendable {
 
     /// Reads the first bytes of a blob (to sniff a compression format).
     public func readPrefix(_ digest: Digest, count: Int) throws -> [UInt8] {
-        let path = path(of: digest)
-        let fd = try openBlob(path)
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: count)
-        let n = try buffer.withUnsafeMutableBytes { try FileSystem.read(fd, into: $0, path: path) }
-        return Array(buffer[0..<n])
+        try FileSystem.readPrefix(path(of: digest), count: count, followLinks: false)
     }
 
     /// Opens a blob for reading: never through a symlink, never a device or fifo.
     private func openBlob(_ path: String) throws -> Int32 {
         try FileSystem.openRegularFile(path)
+    }
+
+    /// Copies a blob from another store, hashed and checked on the way in; nothing
+    /// happens when this store has it already.
+    public func copy(_ digest: Digest, size: Int64, from source: BlobStore) throws {
+        guard try !contains(digest) else { return }
+        let writer = try makeWriter()
+        do {
+            try source.read(digest) { try writer.write($0) }
+            try writer.finish(expecting: digest, size: size, what: "blob \(digest) of \(source.directory)")
+            try commit(writer)
+        } catch {
+            writer.discard()
+            throw error
+        }
     }
 
     /// Streams a blob's bytes to `body` in chunks, never holding it whole.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import StowageModel
 
 /// A cross-process lock on a file under `.stowage/`, using open-file-description
@@ -91,15 +92,6 @@ public final class FileLock {
 
     private static func ownerRecord(_ path: String) -> String {
         guard let bytes = try? FileSystem.readFile(path, limit: 4096) else { return "" }
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: [" ", "\n"])
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -196,6 +196,15 @@ public enum FileSystem {
         return result
     }
 
+    /// The first `count` bytes of a file (fewer if it is shorter).
+    public static func readPrefix(_ path: String, count: Int, followLinks: Bool = true) throws -> [UInt8] {
+        let fd = followLinks ? try open(path, O_RDONLY) : try openRegularFile(path)
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let n = try buffer.withUnsafeMutableBytes { try read(fd, into: $0, path: path) }
+        return Array(buffer[0..<n])
+    }
+
     /// Writes `bytes` to a new file at `path`, fsynced; fails if `path` exists.
     public static func writeNewFile(_ path: String, _ bytes: [UInt8]) throws {
         let fd = try open(path, O_WRONLY | O_CREAT | O_EXCL)

@@ -25,6 +25,12 @@ extension Index {
         manifests.append(entry)
     }
 
+    /// Adds an image under each of `names`, or unnamed when there are none.
+    public mutating func add(_ descriptor: Descriptor, names: [RefName]) {
+        if names.isEmpty { addUnnamed(descriptor) }
+        for name in names { setReference(name, to: descriptor) }
+    }
+
     /// Removes the name `name`; returns the removed entry, or nil if no entry had it.
     public mutating func removeReference(_ name: String) -> Descriptor? {
         guard let position = manifests.firstIndex(where: { $0.refName == name }) else { return nil }

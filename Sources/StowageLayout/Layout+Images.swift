@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import StowageModel
 
@@ -84,24 +83,14 @@ extension Layout {
     /// in parallel: on a cold cache, reading thousands of small files one by one is slow.
     public func summaries() throws -> [ImageSummary] {
         let entries = try readIndex().manifests
-        let results = ConcurrentResults<[String]>(count: entries.count)
         // More threads than cores: the work is waiting on the disk, not computing.
-        let next = ConcurrentResults<Int>(count: 0)
-        let group = DispatchGroup()
-        for _ in 0..<min(8, entries.count) {
-            group.enter()
-            Thread.detachNewThread {
-                while let position = next.claim(below: entries.count) {
-                    results.set(position, Result { try self.platforms(of: entries[position]).map(\.description) })
-                }
-                group.leave()
-            }
+        let platforms = parallelMap(entries, width: 8) { entry in
+            Result { try self.platforms(of: entry).map(\.description) }
         }
-        group.wait()
         return try entries.enumerated().map { position, entry in
             ImageSummary(
                 reference: entry.refName, digest: entry.digest.string, mediaType: entry.mediaType.rawValue,
-                size: entry.size, platforms: try results.get(position))
+                size: entry.size, platforms: try platforms[position].get())
         }
     }
 
@@ -131,44 +120,8 @@ extension Layout {
 
     /// The media type of a manifest or index document that may not state one.
     public static func sniffMediaType(_ bytes: [UInt8], digest: Digest) throws -> MediaType {
-        struct Shape: Decodable {
-            var mediaType: MediaType?
-            var manifests: [JSONValue]?
-            var config: JSONValue?
-        }
-        let shape = try JSONCoding.decode(Shape.self, from: bytes, what: "blob \(digest)")
-        if let mediaType = shape.mediaType { return mediaType }
-        if shape.manifests != nil { return .ociIndex }
-        if shape.config != nil { return .ociManifest }
+        if let mediaType = try MediaType(ofDocument: bytes, what: "blob \(digest)") { return mediaType }
         throw StowageError(.unsupported, "blob \(digest) is neither a manifest nor an index")
     }
 }
 
-/// Results of a `concurrentPerform`, one slot per iteration.
-final class ConcurrentResults<Value>: @unchecked Sendable {
-    private var slots: [Result<Value, Error>?]
-    private let lock = NSLock()
-
-    init(count: Int) {
-        slots = Array(repeating: nil, count: count)
-    }
-
-    func set(_ position: Int, _ result: Result<Value, Error>) {
-        lock.withLock { slots[position] = result }
-    }
-
-    func get(_ position: Int) throws -> Value {
-        try lock.withLock { slots[position]! }.get()
-    }
-
-    private var claimed = 0
-
-    /// Hands out 0, 1, 2, … below `count`, once each, to whichever thread asks.
-    func claim(below count: Int) -> Int? {
-        lock.withLock {
-            guard claimed < count else { return nil }
-            defer { claimed += 1 }
-            return claimed
-        }
-    }
-}

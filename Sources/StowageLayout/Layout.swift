@@ -16,9 +16,6 @@ public final class Layout: Sendable {
     /// The blobs of the layout.
     public let blobs: BlobStore
 
-    /// The `imageLayoutVersion` Stowage writes.
-    public static let layoutVersion = "1.0.0"
-
     /// `DIR/.stowage`: locks and temporary files, never part of the OCI layout.
     public var privateDirectory: String { "\(root)/.stowage" }
     /// `DIR/.stowage/tmp`.
@@ -80,8 +77,7 @@ public final class Layout: Sendable {
             if !FileSystem.exists(layout.indexPath) {
                 try layout.replaceFile(layout.indexPath, with: JSONCoding.encode(Index()))
             }
-            let version = try JSONCoding.encode(["imageLayoutVersion": layoutVersion])
-            try layout.replaceFile(layout.layoutFilePath, with: version)
+            try layout.replaceFile(layout.layoutFilePath, with: ImageLayoutFile.currentBytes)
         }
         try layout.checkLayoutFile()
         return layout
@@ -101,12 +97,7 @@ public final class Layout: Sendable {
         guard FileSystem.exists(layoutFilePath) else {
             throw StowageError(.invalidLayout, "\(root) is not an OCI layout: oci-layout is missing")
         }
-        struct LayoutFile: Decodable { var imageLayoutVersion: String }
-        let bytes = try FileSystem.readFile(layoutFilePath, limit: 64 * 1024)
-        let file = try JSONCoding.decode(LayoutFile.self, from: bytes, what: layoutFilePath)
-        guard file.imageLayoutVersion.split(separator: ".").first == "1" else {
-            throw StowageError(.unsupported, "\(layoutFilePath) declares layout version \(file.imageLayoutVersion); Stowage reads version 1.x")
-        }
+        try ImageLayoutFile.check(FileSystem.readFile(layoutFilePath, limit: 64 * 1024), what: layoutFilePath)
     }
 
     // MARK: - index.json

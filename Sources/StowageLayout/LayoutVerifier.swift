@@ -101,13 +101,8 @@ public struct LayoutVerifier: Sendable {
             problem(FileSystem.exists(path) ? "\(path) is not a regular file" : "\(path) is missing, so \(root) is not an OCI layout")
             return
         }
-        struct LayoutFile: Decodable { var imageLayoutVersion: String }
         do {
-            let bytes = try FileSystem.readFile(path, limit: 64 * 1024)
-            let file = try JSONCoding.decode(LayoutFile.self, from: bytes, what: path)
-            if file.imageLayoutVersion.split(separator: ".").first != "1" {
-                problem("\(path) declares layout version \(file.imageLayoutVersion); OCI image layouts are version 1.x")
-            }
+            try ImageLayoutFile.check(FileSystem.readFile(path, limit: 64 * 1024), what: path)
         } catch {
             problem("\(error)")
         }
@@ -313,55 +308,25 @@ public struct LayoutVerifier: Sendable {
     /// Hashes blobs on `jobs` threads, largest first so the threads finish together.
     /// Results come back sorted by digest, so reports are stable.
     private func hashInParallel(_ work: [(digest: Digest, size: Int64)]) -> [HashResult] {
-        let queue = WorkQueue(work.sorted { $0.size > $1.size }.map(\.digest))
         let blobs = self.blobs
-        DispatchQueue.concurrentPerform(iterations: min(jobs, max(1, work.count))) { _ in
-            while let digest = queue.next() {
-                var hasher = ContentHasher()
-                var bytes: Int64 = 0
-                let outcome: Result<Digest, StowageError>
-                do {
-                    try blobs.read(digest) { chunk in
-                        hasher.update(chunk)
-                        bytes += Int64(chunk.count)
-                    }
-                    outcome = .success(hasher.finalize())
-                } catch let error as StowageError {
-                    outcome = .failure(error)
-                } catch {
-                    outcome = .failure(StowageError(.io, "cannot read blob \(digest)", cause: "\(error)"))
+        let largestFirst = work.sorted { $0.size > $1.size }.map(\.digest)
+        return parallelMap(largestFirst, width: jobs) { digest in
+            var hasher = ContentHasher()
+            var bytes: Int64 = 0
+            let outcome: Result<Digest, StowageError>
+            do {
+                try blobs.read(digest) { chunk in
+                    hasher.update(chunk)
+                    bytes += Int64(chunk.count)
                 }
-                queue.record(HashResult(digest: digest, bytes: bytes, outcome: outcome))
+                outcome = .success(hasher.finalize())
+            } catch let error as StowageError {
+                outcome = .failure(error)
+            } catch {
+                outcome = .failure(StowageError(.io, "cannot read blob \(digest)", cause: "\(error)"))
             }
-        }
-        return queue.results.sorted { $0.digest < $1.digest }
-    }
-
-    /// The digests still to hash and the results so far, shared by the hashing threads.
-    private final class WorkQueue: @unchecked Sendable {
-        private let lock = NSLock()
-        private var pending: [Digest]
-        private var done: [HashResult] = []
-
-        init(_ digests: [Digest]) { pending = digests.reversed() }
-
-        func next() -> Digest? {
-            lock.lock()
-            defer { lock.unlock() }
-            return pending.popLast()
-        }
-
-        func record(_ result: HashResult) {
-            lock.lock()
-            defer { lock.unlock() }
-            done.append(result)
-        }
-
-        var results: [HashResult] {
-            lock.lock()
-            defer { lock.unlock() }
-            return done
-        }
+            return HashResult(digest: digest, bytes: bytes, outcome: outcome)
+        }.sorted { $0.digest < $1.digest }
     }
 
     // MARK: - messages

@@ -48,6 +48,27 @@ public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     /// Docker foreign (non-distributable) layer.
     public static let dockerForeignLayer: MediaType = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
+    /// The media type of a manifest or index document: its own `mediaType` field, else
+    /// guessed from its shape (`manifests` → OCI index, `config` → OCI manifest); nil
+    /// for a JSON document that is neither. Throws for bytes that are not JSON.
+    public init?(ofDocument bytes: [UInt8], what: String) throws {
+        struct Shape: Decodable {
+            var mediaType: MediaType?
+            var manifests: [JSONValue]?
+            var config: JSONValue?
+        }
+        let shape = try JSONCoding.decode(Shape.self, from: bytes, what: what)
+        if let mediaType = shape.mediaType {
+            self = mediaType
+        } else if shape.manifests != nil {
+            self = .ociIndex
+        } else if shape.config != nil {
+            self = .ociManifest
+        } else {
+            return nil
+        }
+    }
+
     /// An image index or a manifest list: a document whose children are manifests.
     public var isIndex: Bool { self == .ociIndex || self == .dockerManifestList }
 

@@ -56,7 +56,7 @@ extension RegistryClient {
             }
             var mediaType = response.headers.first(name: "Content-Type").map { MediaType(String($0.split(separator: ";")[0])) }
             if mediaType == nil || !(mediaType!.isIndex || mediaType!.isManifest) {
-                mediaType = (try? JSONCoding.decode(MediaTypeField.self, from: bytes, what: request.what))?.mediaType ?? mediaType
+                mediaType = (try? MediaType(ofDocument: bytes, what: request.what)).flatMap { $0 } ?? mediaType
             }
             guard let mediaType else {
                 throw StowageError(.registry, "registry \(host) served \(request.what) without a media type")
@@ -64,8 +64,6 @@ extension RegistryClient {
             return FetchedManifest(bytes: bytes, mediaType: mediaType, digest: digest)
         }
     }
-
-    private struct MediaTypeField: Decodable { var mediaType: MediaType? }
 
     /// PUTs a manifest's exact bytes under a tag or its digest, and checks the digest the registry reports.
     public func putManifest(_ bytes: [UInt8], mediaType: MediaType, digest: Digest, to repository: String, reference: String) async throws {

@@ -24,11 +24,9 @@ struct CopyCommand: AsyncParsableCommand {
     func run() async throws {
         let from = try ImageLocation(parsing: source)
         let to = try ImageLocation(parsing: destination)
-        let progress = TransferProgress(verb: "copying")
-        let image = try await TransferSession.with(options: try registry.options()) { session in
+        let (image, _) = try await TransferSession.with(options: try registry.options(), verb: "copying") { session, progress in
             try await ImageCopier(session: session, progress: progress).copy(from: from, to: to)
         }
-        progress.finish()
         Output.line("copied \(from) -> \(to) (\(image.digest))")
     }
 }

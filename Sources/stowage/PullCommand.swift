@@ -44,25 +44,18 @@ struct PullCommand: AsyncParsableCommand {
         let wanted = try platform.map { try Platform(parsing: $0) }
         let store = try layout.create()
         let options = try registry.options()
-        let started = Date()
-        let progress = TransferProgress(verb: "pulling")
-        let (entry, summary) = try await TransferSession.with(options: options) { session in
-            let puller = RegistryPuller(layout: store, session: session, progress: progress)
-            let entry = try await puller.pull(reference, name: name, platform: wanted)
-            return (entry, await session.summary)
+        let (entry, summary) = try await TransferSession.with(options: options, verb: "pulling") { session, progress in
+            try await RegistryPuller(layout: store, session: session, progress: progress).pull(reference, name: name, platform: wanted)
         }
-        progress.finish()
-        var finalSummary = summary
-        finalSummary.seconds = Date().timeIntervalSince(started)
-        let named = try name?.value ?? reference.tag.map { try RefName(userInput: "\(reference.host)/\(reference.repository):\($0)").value }
+        let named = entry.refName
         let report = PullReport(
             source: reference.description, reference: named, digest: entry.digest.string, mediaType: entry.mediaType.rawValue,
-            platforms: try store.platforms(of: entry).map(\.description), summary: finalSummary)
+            platforms: try store.platforms(of: entry).map(\.description), summary: summary)
         if json {
             try Output.json(report)
             return
         }
         Output.line("pulled \(reference) -> \(named ?? "(unnamed)") \(entry.digest) \(report.platforms.joined(separator: ","))")
-        Output.line(summaryLine(finalSummary, receiving: true))
+        Output.line(summaryLine(summary, receiving: true))
     }
 }

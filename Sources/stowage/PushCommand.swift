@@ -48,28 +48,23 @@ struct PushCommand: AsyncParsableCommand {
         clean.annotations = nil
         let graph = try ImageGraph(root: clean, layout: store)
         let options = try registry.options()
-        let started = Date()
-        let progress = TransferProgress(verb: "pushing")
-        let (results, summary) = try await TransferSession.with(options: options) { session in
+        let (results, summary) = try await TransferSession.with(options: options, verb: "pushing") { session, progress in
             let pusher = RegistryPusher(layout: store, session: session, progress: progress)
             var results: [Report.Destination] = []
             for target in targets {
                 let sent = try await pusher.push(graph, to: target)
                 results.append(.init(destination: target.description, upToDate: !sent))
             }
-            return (results, await session.summary)
+            return results
         }
-        progress.finish()
-        var finalSummary = summary
-        finalSummary.seconds = Date().timeIntervalSince(started)
         if json {
-            try Output.json(Report(reference: reference, digest: root.digest.string, destinations: results, summary: finalSummary))
+            try Output.json(Report(reference: reference, digest: root.digest.string, destinations: results, summary: summary))
             return
         }
         for result in results {
             Output.line(result.upToDate ? "\(result.destination): up to date (\(root.digest))" : "pushed \(result.destination) (\(root.digest))")
         }
-        Output.line(summaryLine(finalSummary))
+        Output.line(summaryLine(summary))
     }
 }
 

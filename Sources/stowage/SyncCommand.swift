@@ -46,18 +46,12 @@ struct SyncCommand: AsyncParsableCommand {
         let store = try layout.open()
         let planner = try SyncPlanner(layout: store, target: target, repository: repository, globs: refs)
         let options = try registry.options()
-        let started = Date()
-        let progress = TransferProgress(verb: "syncing")
-        let (plan, summary) = try await TransferSession.with(options: options) { session in
+        let (plan, summary) = try await TransferSession.with(options: options, verb: "syncing") { session, progress in
             let sync = RegistrySync(planner: planner, session: session, progress: progress)
-            let plan = dryRun ? try await sync.plan(check: true) : try await sync.run()
-            return (plan, await session.summary)
+            return dryRun ? try await sync.plan(check: true) : try await sync.run()
         }
-        progress.finish()
-        var finalSummary = summary
-        finalSummary.seconds = Date().timeIntervalSince(started)
         if json {
-            try Output.json(Report(dryRun: dryRun, plan: plan, summary: dryRun ? nil : finalSummary))
+            try Output.json(Report(dryRun: dryRun, plan: plan, summary: dryRun ? nil : summary))
             return
         }
         for item in plan.items {
@@ -72,6 +66,6 @@ struct SyncCommand: AsyncParsableCommand {
             Output.line("\(item.reference) -> \(item.destination): \(state)")
         }
         if !plan.skipped.isEmpty { Output.note("skipped: \(plan.skipped.joined(separator: ", "))") }
-        if !dryRun { Output.line(summaryLine(finalSummary)) }
+        if !dryRun { Output.line(summaryLine(summary)) }
     }
 }
