@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import StowageModel
 
@@ -23,6 +26,10 @@ struct Stowage: AsyncParsableCommand {
 
     /// Runs a command and turns a `StowageError` into one line on stderr and a non-zero exit.
     static func main() async {
+        // Blobs stream through short-lived 256 KiB-1 MiB buffers on several threads. glibc
+        // raises its mmap threshold after freeing such a buffer and then serves the next ones
+        // from per-thread heaps that keep the memory; a fixed threshold gives it back at once.
+        fixMallocMmapThreshold(128 * 1024)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -37,4 +44,15 @@ struct Stowage: AsyncParsableCommand {
             exit(withError: error)
         }
     }
+}
+
+/// `mallopt(M_MMAP_THRESHOLD, bytes)`, looked up at run time: the Glibc module does not
+/// export `malloc.h`. Setting the threshold also stops glibc from moving it.
+private func fixMallocMmapThreshold(_ bytes: Int32) {
+    #if canImport(Glibc)
+    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+    let mMmapThreshold: Int32 = -3
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+    _ = unsafeBitCast(symbol, to: Mallopt.self)(mMmapThreshold, bytes)
+    #endif
 }
