@@ -89,7 +89,18 @@ public struct ArchiveImporter {
             candidates[0].names = [tag]
         }
 
-        // Everything checked out: make the blobs visible, then the names.
+        // Every check that can refuse the archive runs before the first blob is linked.
+        let platforms = try candidates.map { candidate in
+            try Layout.platforms(of: candidate.descriptor) { digest, _ in try scan.readDocument(digest, layout: layout) }
+        }
+        for index in candidates.indices where candidates[index].descriptor.platform == nil {
+            if candidates[index].descriptor.mediaType.isManifest, platforms[index].count == 1 {
+                candidates[index].descriptor.platform = platforms[index][0]
+            }
+        }
+
+        // Everything checked out: make the blobs visible, then the names. A failure from
+        // here on (a lock timeout, a full disk) leaves only unreferenced blobs, which gc removes.
         var report = ImportReport(
             archive: path, format: format, images: [], blobsAdded: 0, bytesAdded: 0,
             blobsSkipped: 0, bytesSkipped: scan.bytesSkipped, bytesRead: scan.bytesRead)
@@ -100,20 +111,17 @@ public struct ArchiveImporter {
                     report.blobsAdded += 1
                     report.bytesAdded += size
                 } else {
+                    layout.blobs.refresh(digest)
                     report.blobsSkipped += 1
                 }
             case .inLayout?, nil:
+                // Relied on, not copied: fresh times keep it out of gc's reach until named.
+                layout.blobs.refresh(digest)
                 report.blobsSkipped += 1
             }
         }
         if report.blobsAdded > 0 { try layout.blobs.syncDirectory() }
 
-        let platforms = try candidates.map { try layout.platforms(of: $0.descriptor) }
-        for index in candidates.indices where candidates[index].descriptor.platform == nil {
-            if candidates[index].descriptor.mediaType.isManifest, platforms[index].count == 1 {
-                candidates[index].descriptor.platform = platforms[index][0]
-            }
-        }
         try layout.updateIndex(purpose: "import \(path)") { index in
             for candidate in candidates { index.add(candidate.descriptor, names: candidate.names) }
         }
@@ -173,19 +181,17 @@ public struct ArchiveImporter {
     }
 
     /// Checks that a descriptor's blob is in the archive or the layout with the declared
-    /// size, and, for manifests and indexes, everything they reference, recursively.
+    /// size, and, for manifests and indexes, that each is what its descriptor says and
+    /// that everything it references is there too, recursively.
     private func checkReachable(
         _ descriptor: Descriptor, from parent: String, scan: ArchiveScan, needed: inout Set<Digest>, depth: Int
     ) throws {
         let archive = scan.archive
-        guard depth <= 8 else {
-            throw StowageError(.invalidArchive, "\(archive): \(parent) nests indexes more than 8 levels deep")
-        }
         let digest = descriptor.digest
         let size: Int64
         if let location = scan.blobs[digest] {
             size = location.size
-        } else if let inLayout = try layout.blobs.size(of: digest) {
+        } else if let inLayout = try layout.blobs.sizeRefreshing(digest) {
             size = inLayout
         } else if descriptor.mediaType.isNonDistributable && !(descriptor.urls ?? []).isEmpty {
             return
@@ -196,22 +202,25 @@ public struct ArchiveImporter {
             throw StowageError(.invalidArchive, "\(archive): \(parent) declares blob \(digest) as \(descriptor.size) bytes, but it is \(size) bytes")
         }
         needed.insert(digest)
+        guard ContentDocument.isDocument(descriptor.mediaType) else { return }
+        guard depth <= ContentDocument.maxDepth else {
+            throw StowageError(.invalidArchive, "\(archive): \(parent) nests indexes more than \(ContentDocument.maxDepth) levels deep")
+        }
         let what = "\(archive): blob \(digest)"
-        if descriptor.mediaType.isIndex {
-            let child = try JSONCoding.decode(Index.self, from: scan.readDocument(digest, layout: layout), what: what)
-            for entry in child.manifests {
-                try checkReachable(entry, from: "index \(digest)", scan: scan, needed: &needed, depth: depth + 1)
-            }
-        } else if descriptor.mediaType.isManifest {
-            let manifest = try JSONCoding.decode(Manifest.self, from: scan.readDocument(digest, layout: layout), what: what)
-            for child in [manifest.config] + manifest.layers {
-                try checkReachable(child, from: "manifest \(digest)", scan: scan, needed: &needed, depth: depth + 1)
-            }
-            if manifest.config.mediaType.isImageConfig {
-                _ = try JSONCoding.decode(
-                    ImageConfig.self, from: scan.readDocument(manifest.config.digest, layout: layout),
-                    what: "\(archive): config \(manifest.config.digest)")
-            }
+        let document: ContentDocument
+        do {
+            document = try ContentDocument(scan.readDocument(digest, layout: layout), mediaType: descriptor.mediaType, what: what)
+        } catch let error as StowageError where error.code == .invalidJSON {
+            throw StowageError(.invalidArchive, error.message, cause: error.cause)
+        }
+        let place = descriptor.mediaType.isIndex ? "index \(digest)" : "manifest \(digest)"
+        for (child, _) in document.requiredReferences {
+            try checkReachable(child, from: place, scan: scan, needed: &needed, depth: depth + 1)
+        }
+        if case .manifest(let manifest) = document, manifest.config.mediaType.isImageConfig {
+            _ = try JSONCoding.decode(
+                ImageConfig.self, from: scan.readDocument(manifest.config.digest, layout: layout),
+                what: "\(archive): config \(manifest.config.digest)")
         }
     }
 }

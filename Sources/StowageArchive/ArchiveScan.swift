@@ -98,7 +98,7 @@ struct ArchiveScan {
 
         if entry.path.hasPrefix("blobs/") {
             let digest = try Self.blobDigest(entry.path, archive: archive)
-            if let existing = try layout.blobs.size(of: digest) {
+            if let existing = try layout.blobs.sizeRefreshing(digest) {
                 guard existing == entry.size else {
                     throw failure(entry.path, "is \(entry.size) bytes, but the layout's blob \(digest) is \(existing) bytes")
                 }

@@ -78,6 +78,13 @@ public struct IndexReport: Sendable, Codable {
 
 /// Builds and amends multi-platform indexes in a layout, under the merge rules of
 /// `IndexMerge`. Children are never rewritten: an index lists their exact digests.
+///
+/// Sources are resolved (archives imported, platforms read) once, outside the index
+/// lock. Each edit of an existing index is then a compare-and-swap on its name: the
+/// new index is merged against the value the name had, and under the index lock the
+/// name moves only if it still has that value. When another process moved it
+/// meanwhile, the merge is done again, under the lock, against the new value, so
+/// concurrent `index add` and `index remove` runs on one name lose nothing.
 public struct IndexBuilder {
     /// The layout the sources are in and the index goes to.
     public let layout: Layout
@@ -93,15 +100,18 @@ public struct IndexBuilder {
         let blobLock = try layout.lockBlobs(.shared, purpose: "index create")
         defer { blobLock.unlock() }
         var context = Context()
-        var merge = IndexMerge()
-        try addSources(request, to: &merge, context: &context)
-        guard !merge.entries.isEmpty else {
-            throw StowageError(.conflict, "no unique source remains: every SOURCE duplicates an earlier one")
+        let sources = try resolveSources(request, context: &context)
+        return try edit(tags: request.tags, amending: false, context: context) { _ in
+            var merge = IndexMerge()
+            try sources.apply(to: &merge, replace: request.replace)
+            guard !merge.entries.isEmpty else {
+                throw StowageError(.conflict, "no unique source remains: every SOURCE duplicates an earlier one")
+            }
+            let format = try request.format ?? inferFormat(merge.entries)
+            var index = Index(mediaType: format.mediaType, manifests: merge.descriptors)
+            index.annotations = request.annotations.isEmpty ? nil : request.annotations
+            return (index, format, merge)
         }
-        let format = try request.format ?? inferFormat(merge.entries)
-        var index = Index(mediaType: format.mediaType, manifests: merge.descriptors)
-        index.annotations = request.annotations.isEmpty ? nil : request.annotations
-        return try write(index, format: format, tags: request.tags, merge: merge, context: context)
     }
 
     /// Adds or replaces platforms in the index named `request.tags[0]`; every tag moves to the new index.
@@ -109,18 +119,21 @@ public struct IndexBuilder {
         try checkRequest(request)
         let blobLock = try layout.lockBlobs(.shared, purpose: "index add")
         defer { blobLock.unlock() }
-        let (original, descriptor) = try existingIndex(request.tags[0])
-        var existing = original
         var context = Context()
-        var merge = IndexMerge(existing: existing.manifests, source: "existing index")
-        try addSources(request, to: &merge, context: &context)
-        let format = try request.format ?? inferFormat(merge.entries, preferring: IndexFormat(of: descriptor.mediaType))
-        existing.mediaType = format.mediaType
-        existing.manifests = merge.descriptors
-        if !request.annotations.isEmpty {
-            existing.annotations = (existing.annotations ?? [:]).merging(request.annotations) { _, new in new }
+        let sources = try resolveSources(request, context: &context)
+        return try edit(tags: request.tags, amending: true, context: context) { current in
+            let (original, descriptor) = current!
+            var existing = original
+            var merge = IndexMerge(existing: existing.manifests, source: "existing index")
+            try sources.apply(to: &merge, replace: request.replace)
+            let format = try request.format ?? inferFormat(merge.entries, preferring: IndexFormat(of: descriptor.mediaType))
+            existing.mediaType = format.mediaType
+            existing.manifests = merge.descriptors
+            if !request.annotations.isEmpty {
+                existing.annotations = (existing.annotations ?? [:]).merging(request.annotations) { _, new in new }
+            }
+            return (existing, format, merge)
         }
-        return try write(existing, format: format, tags: request.tags, merge: merge, context: context)
     }
 
     /// Removes the entries for `platform` from the index named `tags[0]`; every tag moves to the new index.
@@ -128,19 +141,81 @@ public struct IndexBuilder {
         guard !tags.isEmpty else { throw StowageError(.usage, "give the index to change with --tag REF") }
         let blobLock = try layout.lockBlobs(.shared, purpose: "index remove")
         defer { blobLock.unlock() }
-        let (original, descriptor) = try existingIndex(tags[0])
-        var existing = original
-        var merge = IndexMerge(existing: existing.manifests, source: "existing index")
-        guard merge.remove(platform: platform) > 0 else {
-            let present = existing.manifests.compactMap { $0.platform?.description }.joined(separator: ", ")
-            throw StowageError(.notFound, "\(tags[0]) has no \(platform) entry (it has: \(present))")
+        return try edit(tags: tags, amending: true, context: Context()) { current in
+            let (original, descriptor) = current!
+            var existing = original
+            var merge = IndexMerge(existing: existing.manifests, source: "existing index")
+            guard merge.remove(platform: platform) > 0 else {
+                let present = existing.manifests.compactMap { $0.platform?.description }.joined(separator: ", ")
+                throw StowageError(.notFound, "\(tags[0]) has no \(platform) entry (it has: \(present))")
+            }
+            guard !merge.entries.isEmpty else {
+                throw StowageError(.conflict, "removing \(platform) would leave \(tags[0]) empty; remove the name with `stowage rm` instead")
+            }
+            existing.manifests = merge.descriptors
+            return (existing, IndexFormat(of: descriptor.mediaType), merge)
         }
-        guard !merge.entries.isEmpty else {
-            throw StowageError(.conflict, "removing \(platform) would leave \(tags[0]) empty; remove the name with `stowage rm` instead")
+    }
+
+    // MARK: - Compare and swap
+
+    /// The value an edit starts from: the index a name points at, with its descriptor.
+    typealias Current = (index: Index, descriptor: Descriptor)
+    /// Builds the new index from the current one (nil for `create`, which starts afresh).
+    typealias Build = (_ current: Current?) throws -> (Index, IndexFormat, IndexMerge)
+
+    /// Builds an index, stores it, and moves every tag to it. When `amending`, the
+    /// build starts from the index `tags[0]` names; if that name moves before the
+    /// tags are written, the build runs again under the index lock against its new value.
+    private func edit(tags: [RefName], amending: Bool, context: Context, build: Build) throws -> IndexReport {
+        let name = tags[0]
+        let seen: Descriptor? = amending ? try layout.resolve(name.value) : nil
+        var built = try build(amending ? try existingIndex(name, descriptor: seen!) : nil)
+        var stored = try store(built.0, format: built.1)
+        try layout.updateIndex(purpose: "index \(name)") { layoutIndex in
+            if amending {
+                let now = try layout.resolve(name.value, in: layoutIndex)
+                if now.digest != seen!.digest {
+                    // Another process changed the index meanwhile: merge again against its value.
+                    built = try build(try existingIndex(name, descriptor: now))
+                    stored = try store(built.0, format: built.1)
+                }
+            }
+            for tag in tags { layoutIndex.setReference(tag, to: stored) }
+            // An unnamed image the index now lists needs no entry of its own.
+            let children = Set(built.0.manifests.map(\.digest))
+            layoutIndex.manifests.removeAll { $0.refName == nil && children.contains($0.digest) }
         }
-        existing.manifests = merge.descriptors
-        let format = IndexFormat(of: descriptor.mediaType)
-        return try write(existing, format: format, tags: tags, merge: merge, context: Context())
+        func report(_ entry: IndexMerge.Entry) -> IndexReport.Entry {
+            IndexReport.Entry(
+                source: entry.source, digest: entry.descriptor.digest.string, mediaType: entry.descriptor.mediaType.rawValue,
+                size: entry.descriptor.size, platform: entry.descriptor.platform?.description)
+        }
+        let merge = built.2
+        return IndexReport(
+            tags: tags.map(\.value), digest: stored.digest.string, mediaType: stored.mediaType.rawValue, size: stored.size,
+            entries: merge.entries.map(report), skipped: merge.skipped, removed: merge.replaced.map(report),
+            warnings: context.warnings, imports: context.imports)
+    }
+
+    /// Writes an index document as a blob and returns its descriptor.
+    private func store(_ index: Index, format: IndexFormat) throws -> Descriptor {
+        if format == .docker && index.annotations != nil {
+            throw StowageError(.usage, "a Docker manifest list has no annotations; use --format oci to annotate the index")
+        }
+        let (digest, size) = try layout.blobs.write(JSONCoding.encode(index))
+        return Descriptor(mediaType: format.mediaType, digest: digest, size: size)
+    }
+
+    private func existingIndex(_ tag: RefName, descriptor: Descriptor) throws -> Current {
+        guard descriptor.mediaType.isIndex else {
+            throw StowageError(.conflict, "\(tag) is a \(descriptor.mediaType), not an index; build one with `stowage index create`")
+        }
+        let bytes = try layout.blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
+        guard case .index(let index) = try ContentDocument(bytes, mediaType: descriptor.mediaType, what: "index \(descriptor.digest) (\(tag))") else {
+            throw StowageError(.conflict, "\(tag) is not an index")
+        }
+        return (index, descriptor)
     }
 
     // MARK: - Sources
@@ -152,6 +227,26 @@ public struct IndexBuilder {
         var registries: [String: String] = [:]
     }
 
+    /// The entries the SOURCEs stand for, resolved once, in order: what every
+    /// (re-)merge adds.
+    struct ResolvedSources {
+        enum Item {
+            case entry(Descriptor, source: String)
+            case skip(source: String, reason: String)
+        }
+
+        var items: [Item] = []
+
+        func apply(to merge: inout IndexMerge, replace: Bool) throws {
+            for item in items {
+                switch item {
+                case .entry(let descriptor, let source): try merge.add(descriptor, source: source, replace: replace)
+                case .skip(let source, let reason): merge.skip(source, digest: nil, reason: reason)
+                }
+            }
+        }
+    }
+
     private func checkRequest(_ request: IndexRequest) throws {
         guard !request.tags.isEmpty else { throw StowageError(.usage, "give the index a name with --tag REF") }
         guard !request.sources.isEmpty else { throw StowageError(.usage, "give at least one SOURCE: a reference, a sha256: digest or an archive") }
@@ -160,24 +255,29 @@ public struct IndexBuilder {
         }
     }
 
-    private func addSources(_ request: IndexRequest, to merge: inout IndexMerge, context: inout Context) throws {
+    private func resolveSources(_ request: IndexRequest, context: inout Context) throws -> ResolvedSources {
+        var resolved = ResolvedSources()
         var seen = Set<String>()
         for source in request.sources {
             guard seen.insert(source).inserted else {
-                merge.skip(source, digest: nil, reason: "duplicate source")
+                resolved.items.append(.skip(source: source, reason: "duplicate source"))
                 continue
             }
             for descriptor in try resolve(source, context: &context) {
-                try addSource(descriptor, source: source, request: request, to: &merge)
+                for entry in try entries(of: descriptor, source: source, request: request) {
+                    resolved.items.append(.entry(entry, source: source))
+                }
             }
         }
         if context.registries.count > 1 {
             let listing = context.registries.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
             context.warnings.append("sources come from different registries: \(listing)")
         }
+        return resolved
     }
 
-    /// The images a SOURCE stands for: an archive is imported first.
+    /// The images a SOURCE stands for: an archive is imported first; an image of the
+    /// layout must be whole (a digest no name reaches may have lost blobs to gc).
     private func resolve(_ source: String, context: inout Context) throws -> [Descriptor] {
         if FileSystem.isRegularFile(source) {
             let report = try ArchiveImporter(layout: layout).importArchive(source)
@@ -192,42 +292,38 @@ public struct IndexBuilder {
         } catch let error as StowageError where error.code == .notFound {
             throw StowageError(.notFound, "SOURCE '\(source)' is neither an image in layout \(layout.root) nor an archive file")
         }
+        try layout.requireComplete(descriptor, label: source)
         if let name = descriptor.refName, let domain = try? Reference(parsing: name).domain {
             context.registries[domain] = context.registries[domain] ?? source
         }
         return [descriptor]
     }
 
-    private func addSource(_ descriptor: Descriptor, source: String, request: IndexRequest, to merge: inout IndexMerge) throws {
+    /// The index entries an image gives: an index's own entries, or the manifest with its platform.
+    private func entries(of descriptor: Descriptor, source: String, request: IndexRequest) throws -> [Descriptor] {
         let override = request.platformOverrides[source]
         if descriptor.mediaType.isIndex {
             guard override == nil else {
                 throw StowageError(.usage, "--platform-of cannot set the platform of \(source): it is an index, whose entries keep their own platforms")
             }
             let bytes = try layout.blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
-            let index = try JSONCoding.decode(Index.self, from: bytes, what: "index \(descriptor.digest) of \(source)")
-            for child in index.manifests {
-                guard try layout.blobs.contains(child.digest) else {
-                    throw StowageError(.notFound, "index \(descriptor.digest) of \(source) lists \(child.digest), which is not in the layout")
-                }
-                try merge.add(child, source: source, replace: request.replace)
-            }
-            return
+            guard case .index(let index) = try ContentDocument(bytes, mediaType: descriptor.mediaType, what: "index \(descriptor.digest) of \(source)") else { return [] }
+            return index.manifests
         }
         guard descriptor.mediaType.isManifest || descriptor.mediaType.rawValue.hasSuffix("manifest.v1+json") else {
             throw StowageError(.unsupported, "\(source) is a \(descriptor.mediaType), not an image manifest or index")
         }
-        let entry = Descriptor(
+        return [Descriptor(
             mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size,
-            platform: try override ?? configPlatform(of: descriptor, source: source))
-        try merge.add(entry, source: source, replace: request.replace)
+            platform: try override ?? configPlatform(of: descriptor, source: source))]
     }
 
     /// The platform an image's config declares (nil for artifacts without an image config).
     private func configPlatform(of descriptor: Descriptor, source: String) throws -> Platform? {
         let bytes = try layout.blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
-        let manifest = try JSONCoding.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest) of \(source)")
-        guard manifest.config.mediaType.isImageConfig else { return nil }
+        guard case .manifest(let manifest) = try ContentDocument(bytes, mediaType: descriptor.mediaType, what: "manifest \(descriptor.digest) of \(source)"),
+            manifest.config.mediaType.isImageConfig
+        else { return nil }
         let configBytes = try layout.blobs.readDocument(manifest.config.digest, expectedSize: manifest.config.size)
         let config = try JSONCoding.decode(ImageConfig.self, from: configBytes, what: "config \(manifest.config.digest) of \(source)")
         guard !config.os.isEmpty, !config.architecture.isEmpty else {
@@ -245,40 +341,5 @@ public struct IndexBuilder {
         throw StowageError(
             .conflict,
             "the sources mix OCI (\(oci[0].source)) and Docker (\(docker[0].source)) manifests; pass --format oci or --format docker (children keep their bytes either way)")
-    }
-
-    private func existingIndex(_ tag: RefName) throws -> (Index, Descriptor) {
-        let descriptor = try layout.resolve(tag.value)
-        guard descriptor.mediaType.isIndex else {
-            throw StowageError(.conflict, "\(tag) is a \(descriptor.mediaType), not an index; build one with `stowage index create`")
-        }
-        let bytes = try layout.blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
-        return (try JSONCoding.decode(Index.self, from: bytes, what: "index \(descriptor.digest) (\(tag))"), descriptor)
-    }
-
-    // MARK: - Writing
-
-    private func write(_ index: Index, format: IndexFormat, tags: [RefName], merge: IndexMerge, context: Context) throws -> IndexReport {
-        if format == .docker && index.annotations != nil {
-            throw StowageError(.usage, "a Docker manifest list has no annotations; use --format oci to annotate the index")
-        }
-        let bytes = try JSONCoding.encode(index)
-        let (digest, size) = try layout.blobs.write(bytes)
-        let descriptor = Descriptor(mediaType: format.mediaType, digest: digest, size: size)
-        let children = Set(index.manifests.map(\.digest))
-        try layout.updateIndex(purpose: "index \(tags[0])") { layoutIndex in
-            for tag in tags { layoutIndex.setReference(tag, to: descriptor) }
-            // An unnamed image the index now lists needs no entry of its own.
-            layoutIndex.manifests.removeAll { $0.refName == nil && children.contains($0.digest) }
-        }
-        func report(_ entry: IndexMerge.Entry) -> IndexReport.Entry {
-            IndexReport.Entry(
-                source: entry.source, digest: entry.descriptor.digest.string, mediaType: entry.descriptor.mediaType.rawValue,
-                size: entry.descriptor.size, platform: entry.descriptor.platform?.description)
-        }
-        return IndexReport(
-            tags: tags.map(\.value), digest: digest.string, mediaType: format.mediaType.rawValue, size: size,
-            entries: merge.entries.map(report), skipped: merge.skipped, removed: merge.replaced.map(report),
-            warnings: context.warnings, imports: context.imports)
     }
 }

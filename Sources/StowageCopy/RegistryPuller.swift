@@ -63,12 +63,15 @@ public struct RegistryPuller: Sendable {
             guard root.mediaType.isIndex else {
                 throw StowageError(.usage, "\(source) is a single image, not an index; pull it without --platform")
             }
-            let index = try JSONCoding.decode(Index.self, from: fetched.bytes, what: "index \(source)")
+            guard case .index(let index) = try ContentDocument(fetched.bytes, mediaType: root.mediaType, what: "index \(source)") else {
+                throw StowageError(.usage, "\(source) is a single image, not an index; pull it without --platform")
+            }
             guard let child = index.manifests.first(where: { $0.platform.map { $0.matches(platform) } ?? false }) else {
                 let present = index.manifests.compactMap { $0.platform?.description }.joined(separator: ", ")
                 throw StowageError(.notFound, "\(source) has no \(platform) image (it has: \(present))")
             }
             let childFetched = try await client.fetchManifest(source.repository, reference: child.digest.string, expected: child.digest)
+            try Self.checkServedType(childFetched, as: child, from: source)
             root = Descriptor(mediaType: child.mediaType, digest: child.digest, size: Int64(childFetched.bytes.count), platform: child.platform)
             rootBytes = childFetched.bytes
         }
@@ -84,31 +87,47 @@ public struct RegistryPuller: Sendable {
         return named
     }
 
-    /// Stores a manifest or index and, first, everything it references.
+    /// Stores a manifest or index and, first, everything it references. A document the
+    /// layout already has is read from it, not fetched, but still walked: gc may have
+    /// taken part of what it references, and nothing is named until its graph is whole.
     private func store(_ descriptor: Descriptor, bytes: [UInt8], from source: RegistryReference, client: RegistryClient, depth: Int) async throws {
-        guard depth <= 8 else { throw StowageError(.invalidJSON, "\(source) nests indexes more than 8 levels deep") }
+        guard depth <= ContentDocument.maxDepth else {
+            throw StowageError(.invalidJSON, "\(source) nests indexes more than \(ContentDocument.maxDepth) levels deep")
+        }
         // fetchManifest checked the digest; the size is the listing index's claim to check.
         guard Int64(bytes.count) == descriptor.size else {
             throw StowageError(.digestMismatch, "registry \(source.host) served \(descriptor.digest) of \(source.repository) as \(bytes.count) bytes, not the \(descriptor.size) its index declares")
         }
-        if descriptor.mediaType.isIndex {
-            let index = try JSONCoding.decode(Index.self, from: bytes, what: "index \(descriptor.digest) of \(source)")
+        let document = try ContentDocument(
+            bytes, mediaType: descriptor.mediaType, what: "registry \(source.host): \(descriptor.digest) of \(source.repository)")
+        switch document {
+        case .index(let index):
             for child in index.manifests {
-                if try layout.blobs.contains(child.digest) {
-                    // Already here: its children were checked when it was stored.
-                    continue
+                let childBytes: [UInt8]
+                if try layout.blobs.containsRefreshing(child.digest) {
+                    childBytes = try layout.blobs.readDocument(child.digest, expectedSize: child.size)
+                } else {
+                    let fetched = try await client.fetchManifest(source.repository, reference: child.digest.string, expected: child.digest)
+                    try Self.checkServedType(fetched, as: child, from: source)
+                    childBytes = fetched.bytes
                 }
-                let fetched = try await client.fetchManifest(source.repository, reference: child.digest.string, expected: child.digest)
-                try await store(child, bytes: fetched.bytes, from: source, client: client, depth: depth + 1)
+                try await store(child, bytes: childBytes, from: source, client: client, depth: depth + 1)
             }
-        } else {
-            let manifest = try JSONCoding.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest) of \(source)")
-            try await fetchBlobs([manifest.config] + manifest.layers, from: source, client: client)
+        case .manifest:
+            try await fetchBlobs(document.requiredReferences.map(\.descriptor), from: source, client: client)
         }
-        if try !layout.blobs.contains(descriptor.digest) {
+        if try !layout.blobs.containsRefreshing(descriptor.digest) {
             try layout.blobs.write(bytes)
             await session.recordManifest()
         }
+    }
+
+    /// A child manifest must be served as what its index says it is.
+    private static func checkServedType(_ fetched: FetchedManifest, as descriptor: Descriptor, from source: RegistryReference) throws {
+        guard ContentDocument.isDocument(fetched.mediaType), fetched.mediaType != descriptor.mediaType else { return }
+        throw StowageError(
+            .invalidJSON,
+            "registry \(source.host) served \(descriptor.digest) of \(source.repository) as \(fetched.mediaType), but its index lists it as \(descriptor.mediaType)")
     }
 
     private func fetchBlobs(_ blobs: [Descriptor], from source: RegistryReference, client: RegistryClient) async throws {
@@ -117,7 +136,7 @@ public struct RegistryPuller: Sendable {
         let progress = self.progress
         let missing = try blobs.filter { blob in
             // Foreign layers live at their URLs, not in the registry.
-            try !layout.blobs.contains(blob.digest) && !(blob.mediaType.isNonDistributable && !(blob.urls ?? []).isEmpty)
+            try !layout.blobs.containsRefreshing(blob.digest) && !(blob.mediaType.isNonDistributable && !(blob.urls ?? []).isEmpty)
         }
         for blob in missing { progress.expect(blob.size) }
         try await forEachConcurrently(missing, limit: session.options.jobs) { blob in

@@ -35,6 +35,26 @@ public struct BlobStore: Sendable {
         try size(of: digest) != nil
     }
 
+    /// The size of a stored blob that a writer is about to rely on (dedup), or nil if
+    /// it is absent. A present blob's times are set to now, so gc's grace period
+    /// protects it until the writer has named it, even where locks do not work.
+    public func sizeRefreshing(_ digest: Digest) throws -> Int64? {
+        guard let size = try size(of: digest) else { return nil }
+        refresh(digest)
+        return size
+    }
+
+    /// Whether a blob is stored, refreshing its times when it is (see `sizeRefreshing`).
+    public func containsRefreshing(_ digest: Digest) throws -> Bool {
+        try sizeRefreshing(digest) != nil
+    }
+
+    /// Sets a blob's modification time (and so its change time) to now. Best effort:
+    /// on a read-only layout nothing is written, and nothing needs protecting.
+    public func refresh(_ digest: Digest) {
+        _ = utimensat(AT_FDCWD, path(of: digest), nil, AT_SYMLINK_NOFOLLOW)
+    }
+
     /// Starts writing a new blob, in `.stowage/tmp/` or in a staging directory below it.
     public func makeWriter(in stagingDirectory: String? = nil) throws -> BlobWriter {
         let directory = stagingDirectory ?? temporaryDirectory
@@ -112,7 +132,7 @@ public struct BlobStore: Sendable {
     /// Copies a blob from another store, hashed and checked on the way in; nothing
     /// happens when this store has it already.
     public func copy(_ digest: Digest, size: Int64, from source: BlobStore) throws {
-        guard try !contains(digest) else { return }
+        guard try !containsRefreshing(digest) else { return }
         let writer = try makeWriter()
         do {
             try source.read(digest) { try writer.write($0) }

@@ -27,7 +27,8 @@ public struct GCReport: Sendable, Codable, Equatable {
     public var removedTemporaryFiles: [Item]
     /// Bytes freed by both.
     public var bytesFreed: Int64
-    /// Unreachable blobs kept because they are younger than the grace period.
+    /// Unreachable blobs kept because they are younger than the grace period, or
+    /// because a manifest or index younger than it reaches them.
     public var keptYoungBlobs: Int
     /// Temporary entries kept because they are younger than the grace period.
     public var keptYoungTemporaryFiles: Int
@@ -86,13 +87,20 @@ public struct GarbageCollector {
                 .invalidLayout,
                 "gc removed nothing: \(edge.summary) \(issue.explanation), so what it references is unknown; run `stowage verify`")
         }
-        let reachable = graph.reachable
+        var reachable = graph.reachable
+        let directory = layout.blobs.directory
+        let names = FileSystem.isDirectory(directory) ? try FileSystem.listDirectory(directory) : []
+        // A young manifest or index keeps everything it reaches, however old: the grace
+        // period protects whole graphs, never half of one.
+        let youngRoots = try youngDocuments(names, excluding: reachable, now: now)
+        let keptForYoungRoots = ContentGraph.walk(layout.blobs, roots: youngRoots).reachable.subtracting(reachable)
+        reachable.formUnion(keptForYoungRoots)
         var report = GCReport(
             dryRun: dryRun, graceSeconds: grace, reachableBlobs: reachable.count, removedBlobs: [],
             removedTemporaryFiles: [], bytesFreed: 0, keptYoungBlobs: 0, keptYoungTemporaryFiles: 0)
 
-        let directory = layout.blobs.directory
-        let names = FileSystem.isDirectory(directory) ? try FileSystem.listDirectory(directory) : []
+        report.keptYoungBlobs = keptForYoungRoots.count
+        report.reachableBlobs = graph.reachable.count
         var removedAny = false
         for name in names.sorted() {
             // Files not named by a digest are not Stowage's to remove; `verify` lists them.
@@ -129,6 +137,27 @@ public struct GarbageCollector {
             report.bytesFreed += size
         }
         return report
+    }
+
+    /// The unreachable blobs younger than the grace period that are manifests or
+    /// indexes, as roots to walk: what they reach is kept with them.
+    private func youngDocuments(_ names: [String], excluding reachable: Set<Digest>, now: Double) throws -> [ReachabilityRoot] {
+        guard grace > 0 else { return [] }
+        var roots: [ReachabilityRoot] = []
+        for name in names {
+            guard Digest.isValidHex(name), let digest = try? Digest(hex: name), !reachable.contains(digest) else { continue }
+            let path = layout.blobs.path(of: digest)
+            guard let st = try FileSystem.status(path), (st.st_mode & S_IFMT) == S_IFREG, isYoung(st, now: now),
+                st.st_size <= BlobStore.maxDocumentSize,
+                let first = try? FileSystem.readPrefix(path, count: 1, followLinks: false).first, first == UInt8(ascii: "{"),
+                let bytes = try? layout.blobs.readDocument(digest),
+                let mediaType = try? MediaType(ofDocument: bytes, what: "blob \(digest)"),
+                ContentDocument.isDocument(mediaType)
+            else { continue }
+            roots.append(ReachabilityRoot(
+                label: "young blob \(digest)", descriptor: Descriptor(mediaType: mediaType, digest: digest, size: Int64(st.st_size))))
+        }
+        return roots
     }
 
     /// Whether a blob changed (was written, or linked into `blobs/`) within the grace period.

@@ -61,6 +61,10 @@ extension Layout {
         return try updateIndex(purpose: "tag \(name)") { index in
             // Resolved under the lock, so a name removed a moment ago is not revived.
             let target = try resolve(source, in: index)
+            if !index.manifests.contains(where: { $0.digest == target.digest }) {
+                // A digest no entry reaches may have lost part of its graph to gc.
+                try requireComplete(target, label: source)
+            }
             index.setReference(name, to: target)
             return target
         }
@@ -96,24 +100,33 @@ extension Layout {
 
     /// The platform of a manifest (from the descriptor, else its config), or of each
     /// entry of an index (nested indexes included).
-    public func platforms(of descriptor: Descriptor, depth: Int = 0) throws -> [Platform] {
-        guard depth < 8 else {
-            throw StowageError(.invalidLayout, "index \(descriptor.digest) nests more than 8 levels deep")
+    public func platforms(of descriptor: Descriptor) throws -> [Platform] {
+        try Self.platforms(of: descriptor) { digest, size in try blobs.readDocument(digest, expectedSize: size) }
+    }
+
+    /// The platforms of `descriptor`, reading documents with `read` (digest, declared size):
+    /// from the layout, or from an archive being imported before any blob is linked.
+    public static func platforms(
+        of descriptor: Descriptor, depth: Int = 0, read: (Digest, Int64) throws -> [UInt8]
+    ) throws -> [Platform] {
+        guard depth <= ContentDocument.maxDepth else {
+            throw StowageError(.invalidLayout, "index \(descriptor.digest) nests more than \(ContentDocument.maxDepth) levels deep")
         }
         if descriptor.mediaType.isIndex {
-            let bytes = try blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
-            let index = try JSONCoding.decode(Index.self, from: bytes, what: "index \(descriptor.digest)")
+            let bytes = try read(descriptor.digest, descriptor.size)
+            guard case .index(let index) = try ContentDocument(bytes, mediaType: descriptor.mediaType, what: "index \(descriptor.digest)") else { return [] }
             return try index.manifests.flatMap { child -> [Platform] in
                 if let platform = child.platform { return [platform] }
-                return try platforms(of: child, depth: depth + 1)
+                return try platforms(of: child, depth: depth + 1, read: read)
             }
         }
         if let platform = descriptor.platform { return [platform] }
         guard descriptor.mediaType.isManifest else { return [] }
-        let bytes = try blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
-        let manifest = try JSONCoding.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest)")
-        guard manifest.config.mediaType.isImageConfig else { return [] }
-        let configBytes = try blobs.readDocument(manifest.config.digest, expectedSize: manifest.config.size)
+        let bytes = try read(descriptor.digest, descriptor.size)
+        guard case .manifest(let manifest) = try ContentDocument(bytes, mediaType: descriptor.mediaType, what: "manifest \(descriptor.digest)"),
+            manifest.config.mediaType.isImageConfig
+        else { return [] }
+        let configBytes = try read(manifest.config.digest, manifest.config.size)
         let config = try JSONCoding.decode(ImageConfig.self, from: configBytes, what: "config \(manifest.config.digest)")
         return [config.platform]
     }

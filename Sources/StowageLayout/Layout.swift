@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import StowageModel
 
 /// An OCI image-layout directory used as a store of many named images.
@@ -26,9 +27,17 @@ public final class Layout: Sendable {
     public var layoutFilePath: String { "\(root)/oci-layout" }
 
     /// How long a writer waits for another writer's lock, in seconds
-    /// (`STOWAGE_LOCK_TIMEOUT` overrides the default of 120).
+    /// (`STOWAGE_LOCK_TIMEOUT` overrides the default of 120; it must be a positive, finite number).
     public var lockTimeout: Double {
-        getenv("STOWAGE_LOCK_TIMEOUT").flatMap { Double(String(cString: $0)) } ?? 120
+        get throws {
+            guard let raw = getenv("STOWAGE_LOCK_TIMEOUT") else { return 120 }
+            let text = String(cString: raw)
+            guard let seconds = Double(text.trimmingCharacters(in: .whitespaces)), seconds.isFinite, seconds > 0 else {
+                throw StowageError(
+                    .usage, "STOWAGE_LOCK_TIMEOUT is '\(Digest.printable(text))'; set it to a positive number of seconds, such as 120, or unset it")
+            }
+            return seconds
+        }
     }
 
     private init(root: String) {
@@ -136,10 +145,24 @@ public final class Layout: Sendable {
     }
 
     /// Takes the lock that keeps garbage collection away: shared for writers that
-    /// add blobs (imports), exclusive for gc.
+    /// add blobs or name them (imports, tags, pulls), exclusive for gc.
+    ///
+    /// gc first declares its intent on `.stowage/gc-intent.lock`, which writers pass
+    /// through on their way in: new writers wait behind a waiting gc instead of
+    /// overtaking it, so a steady stream of writers cannot starve it. A writer that
+    /// already holds the blob lock (a nested step of the same command) joins it at once.
     public func lockBlobs(_ mode: FileLock.Mode, purpose: String) throws -> FileLock {
         try preparePrivateDirectory()
-        return try FileLock(path: "\(privateDirectory)/gc.lock", mode: mode, timeout: lockTimeout, purpose: purpose)
+        let path = "\(privateDirectory)/gc.lock"
+        let timeout = try lockTimeout
+        if mode == .shared && FileLock.isHeld(path) {
+            return try FileLock(path: path, mode: .shared, timeout: timeout, purpose: purpose)
+        }
+        let intent = try FileLock(
+            path: "\(privateDirectory)/gc-intent.lock", mode: mode, timeout: timeout,
+            purpose: mode == .exclusive ? purpose : "\(purpose) (behind a waiting gc)")
+        defer { intent.unlock() }
+        return try FileLock(path: path, mode: mode, timeout: timeout, purpose: purpose)
     }
 
     /// Writes `bytes` to a temporary file, fsyncs it and renames it over `path`.

@@ -27,22 +27,6 @@ public struct ReachabilityRoot: Sendable, Equatable {
     }
 }
 
-/// What a descriptor is to the document that lists it.
-public enum ContentRole: String, Sendable, Codable, Equatable {
-    /// An entry of the layout's `index.json`.
-    case entry
-    /// A manifest listed by an index.
-    case manifest
-    /// An index listed by another index.
-    case index
-    /// A manifest's config.
-    case config
-    /// A manifest's layer.
-    case layer
-    /// The `subject` of a manifest or index (the image a referrer refers to).
-    case subject
-}
-
 /// One descriptor met during a walk: what it points at, from where, and which root led there.
 public struct ContentEdge: Sendable, Equatable {
     /// The descriptor as its parent states it (digest, declared size, media type).
@@ -127,7 +111,7 @@ public struct ContentGraph: Sendable {
     public private(set) var documentSizes: [Digest: Int64] = [:]
 
     /// How deep nested indexes are followed.
-    public static let maxDepth = 16
+    public static let maxDepth = ContentDocument.maxDepth
 
     /// Every digest some edge points at.
     public var reachable: Set<Digest> { Set(edges.map(\.descriptor.digest)) }
@@ -170,94 +154,67 @@ public struct ContentGraph: Sendable {
 
     /// Reads each document once however many roots reach it.
     private struct Walker {
-        enum Parsed {
-            case index(Index)
-            case manifest(Manifest)
-            case failed
-        }
-
         let blobs: BlobStore
-        var cache: [Digest: Parsed] = [:]
+        /// Parsed documents; nil for one that could not be read.
+        var cache: [Digest: ContentDocument?] = [:]
 
         mutating func visit(_ edge: ContentEdge, depth: Int, visited: inout Set<Digest>, graph: inout ContentGraph) {
             graph.edges.append(edge)
             let descriptor = edge.descriptor
-            let isIndex = descriptor.mediaType.isIndex
-            guard isIndex || descriptor.mediaType.isManifest else { return }
+            guard ContentDocument.isDocument(descriptor.mediaType) else { return }
             // Content addressing rules out cycles; this keeps a root's walk from repeating work.
             guard visited.insert(descriptor.digest).inserted else { return }
             guard depth <= ContentGraph.maxDepth else {
                 graph.documentIssues[descriptor.digest] = .tooDeep
                 return
             }
-            let parsed = cache[descriptor.digest] ?? parse(descriptor, isIndex: isIndex, graph: &graph)
+            let parsed = cache[descriptor.digest] ?? parse(descriptor, graph: &graph)
             cache[descriptor.digest] = parsed
-            let digest = descriptor.digest
-            switch parsed {
-            case .index(let index):
-                for child in index.manifests {
-                    let role: ContentRole = child.mediaType.isIndex ? .index : .manifest
-                    visit(ContentEdge(descriptor: child, role: role, parent: digest, root: edge.root),
-                          depth: depth + 1, visited: &visited, graph: &graph)
-                }
-                if let subject = index.subject {
-                    visit(ContentEdge(descriptor: subject, role: .subject, parent: digest, root: edge.root),
-                          depth: depth + 1, visited: &visited, graph: &graph)
-                }
-            case .manifest(let manifest):
-                visit(ContentEdge(descriptor: manifest.config, role: .config, parent: digest, root: edge.root),
+            guard let document = parsed else { return }
+            for (child, role) in document.references {
+                visit(ContentEdge(descriptor: child, role: role, parent: descriptor.digest, root: edge.root),
                       depth: depth + 1, visited: &visited, graph: &graph)
-                for layer in manifest.layers {
-                    visit(ContentEdge(descriptor: layer, role: .layer, parent: digest, root: edge.root),
-                          depth: depth + 1, visited: &visited, graph: &graph)
-                }
-                if let subject = manifest.subject {
-                    visit(ContentEdge(descriptor: subject, role: .subject, parent: digest, root: edge.root),
-                          depth: depth + 1, visited: &visited, graph: &graph)
-                }
-            case .failed:
-                break
             }
         }
 
         /// Reads, hashes and decodes a document, recording why when it cannot.
-        func parse(_ descriptor: Descriptor, isIndex: Bool, graph: inout ContentGraph) -> Parsed {
+        func parse(_ descriptor: Descriptor, graph: inout ContentGraph) -> ContentDocument? {
             let digest = descriptor.digest
             let path = blobs.path(of: digest)
             let bytes: [UInt8]
             do {
                 guard let st = try FileSystem.status(path) else {
                     graph.documentIssues[digest] = .missing
-                    return .failed
+                    return nil
                 }
                 guard (st.st_mode & S_IFMT) == S_IFREG else {
                     graph.documentIssues[digest] = .notRegularFile
-                    return .failed
+                    return nil
                 }
                 guard Int64(st.st_size) <= Int64(BlobStore.maxDocumentSize) else {
                     graph.documentIssues[digest] = .tooLarge(size: Int64(st.st_size))
-                    return .failed
+                    return nil
                 }
                 bytes = try FileSystem.readFile(path, limit: BlobStore.maxDocumentSize, followLinks: false)
             } catch {
                 graph.documentIssues[digest] = .unreadable("\(error)")
-                return .failed
+                return nil
             }
             graph.documentSizes[digest] = Int64(bytes.count)
             let actual = ContentHasher.digest(of: bytes)
             guard actual == digest else {
                 // Untrusted content: its children are not followed.
                 graph.documentIssues[digest] = .corrupt(actual: actual)
-                return .failed
+                return nil
             }
             do {
-                if isIndex {
-                    return .index(try JSONCoding.decode(Index.self, from: bytes, what: "index \(digest)"))
-                }
-                return .manifest(try JSONCoding.decode(Manifest.self, from: bytes, what: "manifest \(digest)"))
+                return try ContentDocument(bytes, mediaType: descriptor.mediaType, what: "blob \(digest)")
+            } catch let error as StowageError {
+                graph.documentIssues[digest] = .invalid(error.message)
+                return nil
             } catch {
                 graph.documentIssues[digest] = .invalid("\(error)")
-                return .failed
+                return nil
             }
         }
     }

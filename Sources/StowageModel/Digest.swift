@@ -70,7 +70,7 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible, C
     }
 
     /// Keeps hostile input from spilling control characters or megabytes into messages.
-    static func printable(_ s: String) -> String {
+    public static func printable(_ s: String) -> String {
         var cleaned = String(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
         if cleaned.count > 100 { cleaned = String(cleaned.prefix(100)) + "…" }
         return cleaned

@@ -32,9 +32,6 @@ public struct Manifest: Hashable, Sendable, Codable {
         self.annotations = annotations
     }
 
-    /// Every descriptor this manifest references: config, layers, then subject.
-    public var children: [Descriptor] { [config] + layers + (subject.map { [$0] } ?? []) }
-
     private static let known: Set<String> = [
         "schemaVersion", "mediaType", "artifactType", "config", "layers", "subject", "annotations",
     ]

@@ -47,16 +47,18 @@ struct DescriptorTests {
         #expect(descriptor.refName == nil)
     }
 
-    @Test("Manifest.children lists config, layers and subject in order")
+    @Test("a manifest references its config, layers and subject, in order, each with its role")
     func manifestChildren() throws {
         let config = Descriptor(mediaType: .ociConfig, digest: try Digest(hex: emptySHA256), size: 2)
         let layer = Descriptor(mediaType: .ociLayerGzip, digest: try Digest(hex: abcSHA256), size: 3)
         var manifest = Manifest(config: config, layers: [layer, layer])
         #expect(manifest.schemaVersion == 2)
         #expect(manifest.mediaType == .ociManifest)
-        #expect(manifest.children == [config, layer, layer])
+        #expect(ContentDocument.manifest(manifest).references.map(\.descriptor) == [config, layer, layer])
+        #expect(ContentDocument.manifest(manifest).references.map(\.role) == [.config, .layer, .layer])
         let subject = Descriptor(mediaType: .ociManifest, digest: try Digest(hex: String(repeating: "9", count: 64)), size: 4)
         manifest.subject = subject
-        #expect(manifest.children == [config, layer, layer, subject])
+        #expect(ContentDocument.manifest(manifest).references.map(\.descriptor) == [config, layer, layer, subject])
+        #expect(ContentDocument.manifest(manifest).requiredReferences.map(\.descriptor) == [config, layer, layer], "a subject may be elsewhere")
     }
 }

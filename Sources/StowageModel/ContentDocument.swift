@@ -1,0 +1,104 @@
+/// What a descriptor is to the document that lists it.
+public enum ContentRole: String, Sendable, Codable, Equatable {
+    /// An entry of the layout's `index.json`.
+    case entry
+    /// A manifest listed by an index.
+    case manifest
+    /// An index listed by another index.
+    case index
+    /// A manifest's config.
+    case config
+    /// A manifest's layer.
+    case layer
+    /// The `subject` of a manifest or index (the image a referrer refers to).
+    case subject
+}
+
+/// A manifest or index, parsed for what it references.
+///
+/// This is the one definition of a document's children: every walk of a content
+/// graph (import, verify, gc, export, push, pull, index building) asks a
+/// `ContentDocument` what a manifest or index references. Anything else (configs,
+/// layers, artifact blobs of any media type) is opaque bytes with no children.
+public enum ContentDocument: Sendable, Equatable {
+    /// An OCI image index or a Docker manifest list.
+    case index(Index)
+    /// An OCI image manifest (artifacts included) or a Docker schema 2 manifest.
+    case manifest(Manifest)
+
+    /// How deep indexes may nest below a root: deeper graphs are refused everywhere alike.
+    public static let maxDepth = 8
+
+    /// Whether a descriptor of this media type points at a document with children.
+    public static func isDocument(_ mediaType: MediaType) -> Bool {
+        mediaType.isIndex || mediaType.isManifest
+    }
+
+    /// Parses the document that a descriptor of media type `mediaType` points at.
+    ///
+    /// The document must be what its descriptor says: its own `mediaType` field, or,
+    /// when it has none, its shape (`manifests` for an index, `config` for a manifest)
+    /// must agree with `mediaType`. A mislabelled document is refused, since walking it
+    /// as the other kind would lose what it references. `what` names it in errors
+    /// ("ARCHIVE: blob sha256:…").
+    public init(_ bytes: [UInt8], mediaType: MediaType, what: String) throws {
+        guard let own = try MediaType(ofDocument: bytes, what: what) else {
+            throw StowageError(.invalidJSON, "\(what) is labelled \(mediaType) but is neither a manifest nor an index")
+        }
+        let agrees = try Self.statesMediaType(bytes, what: what)
+            ? own == mediaType
+            : (own.isIndex == mediaType.isIndex && own.isManifest == mediaType.isManifest)
+        guard agrees, Self.isDocument(mediaType) else {
+            throw StowageError(
+                .invalidJSON, "\(what) is labelled \(mediaType) by its descriptor, but the document is \(own)")
+        }
+        if mediaType.isIndex {
+            self = .index(try JSONCoding.decode(Index.self, from: bytes, what: what))
+        } else {
+            self = .manifest(try JSONCoding.decode(Manifest.self, from: bytes, what: what))
+        }
+    }
+
+    /// Whether the document has a `mediaType` field of its own.
+    private static func statesMediaType(_ bytes: [UInt8], what: String) throws -> Bool {
+        struct Shape: Decodable { var mediaType: MediaType? }
+        return try JSONCoding.decode(Shape.self, from: bytes, what: what).mediaType != nil
+    }
+
+    /// The `subject` this document refers to, if any.
+    public var subject: Descriptor? {
+        switch self {
+        case .index(let index): index.subject
+        case .manifest(let manifest): manifest.subject
+        }
+    }
+
+    /// The artifact type, if the document declares one.
+    public var artifactType: String? {
+        switch self {
+        case .index(let index): index.artifactType
+        case .manifest(let manifest): manifest.artifactType
+        }
+    }
+
+    /// Everything the document references, in order, with what each is to it: an
+    /// index's manifests and nested indexes, a manifest's config and layers, then
+    /// the subject of either.
+    public var references: [(descriptor: Descriptor, role: ContentRole)] {
+        var out: [(Descriptor, ContentRole)]
+        switch self {
+        case .index(let index):
+            out = index.manifests.map { ($0, $0.mediaType.isIndex ? .index : .manifest) }
+        case .manifest(let manifest):
+            out = [(manifest.config, .config)] + manifest.layers.map { ($0, .layer) }
+        }
+        if let subject { out.append((subject, .subject)) }
+        return out
+    }
+
+    /// What the document references, without its subject: what must be present for
+    /// the document to be whole (a referrer's subject may be elsewhere).
+    public var requiredReferences: [(descriptor: Descriptor, role: ContentRole)] {
+        references.filter { $0.role != .subject }
+    }
+}
