@@ -87,4 +87,94 @@ import Testing
         }
         try expectIntactLayout()
     }
+
+    // MARK: - Index edits on one name
+
+    /// One small single-platform archive per architecture `arch-<label>-<i>`, sharing a layer.
+    func platformArchives(_ count: Int, label: String) throws -> [(archive: String, platform: String)] {
+        let shared = pseudoRandomBytes(20_000, seed: 77)
+        return try (0..<count).map { i in
+            let architecture = "arch\(label)\(i)"
+            let image = TestImage.make(architecture: architecture, layers: [shared, pseudoRandomBytes(2000 + i, seed: UInt64(9000 + i))])
+            let path = directory.child("\(label)-\(i).tar")
+            try ArchiveBuilder.ociArchive(image).write(to: path)
+            return (path, "linux/\(architecture)")
+        }
+    }
+
+    func platforms(of reference: String) throws -> [String] {
+        let result = try StowageBinary.run(["inspect", "--platforms", "--layout", layout, reference])
+        #expect(result.status == 0, "\(result.stderr)")
+        return result.stdout.split(separator: "\n").map(String.init)
+    }
+
+    func expectVerified(_ context: String) throws {
+        let verify = try StowageBinary.run(["verify", "--layout", layout])
+        #expect(verify.status == 0, "\(context): \(verify.stdout)\(verify.stderr)")
+    }
+
+    @Test func sixteenConcurrentIndexAddsOnOneNameKeepEveryPlatform() throws {
+        let base = try platformArchives(1, label: "base")[0]
+        let added = try platformArchives(16, label: "add")
+        for round in 0..<10 {
+            let tag = "team/app:multi-\(round)"
+            let create = try StowageBinary.run(["index", "create", "--layout", layout, "--tag", tag, base.archive])
+            #expect(create.status == 0, "\(create.stderr)")
+            let running = try added.map { try StowageBinary.start(["index", "add", "--layout", layout, "--tag", tag, $0.archive]) }
+            for process in running { process.waitUntilExit() }
+            #expect(running.allSatisfy { $0.terminationStatus == 0 }, "round \(round): \(StowageBinary.failures(running))")
+            #expect(Set(try platforms(of: tag)) == Set([base.platform] + added.map(\.platform)), "round \(round)")
+            try expectVerified("round \(round)")
+        }
+    }
+
+    @Test func indexRemovalsRacingAdditionsLoseNothing() throws {
+        let base = try platformArchives(1, label: "keep")[0]
+        let leaving = try platformArchives(6, label: "leave")
+        let arriving = try platformArchives(6, label: "arrive")
+        for round in 0..<3 {
+            let tag = "team/app:churn-\(round)"
+            let create = try StowageBinary.run(["index", "create", "--layout", layout, "--tag", tag, base.archive] + leaving.map(\.archive))
+            #expect(create.status == 0, "\(create.stderr)")
+            var running: [Process] = []
+            for i in 0..<6 {
+                running.append(try StowageBinary.start(["index", "remove", "--layout", layout, "--tag", tag, "--platform", leaving[i].platform]))
+                running.append(try StowageBinary.start(["index", "add", "--layout", layout, "--tag", tag, arriving[i].archive]))
+            }
+            for process in running { process.waitUntilExit() }
+            #expect(running.allSatisfy { $0.terminationStatus == 0 }, "round \(round): \(StowageBinary.failures(running))")
+            #expect(Set(try platforms(of: tag)) == Set([base.platform] + arriving.map(\.platform)), "round \(round)")
+            try expectVerified("round \(round)")
+        }
+    }
+
+    @Test func tagRacingIndexAddsLastWriterWinsNothingHalfMerged() throws {
+        let base = try platformArchives(1, label: "old")[0]
+        let other = try platformArchives(1, label: "new")[0]
+        let arriving = try platformArchives(8, label: "late")
+        for round in 0..<3 {
+            let tag = "team/app:race-\(round)"
+            let replacement = "team/other:idx-\(round)"
+            for (name, source) in [(tag, base.archive), (replacement, other.archive)] {
+                let create = try StowageBinary.run(["index", "create", "--layout", layout, "--tag", name, source])
+                #expect(create.status == 0, "\(create.stderr)")
+            }
+            var adds: [Process] = []
+            for (i, source) in arriving.enumerated() {
+                adds.append(try StowageBinary.start(["index", "add", "--layout", layout, "--tag", tag, source.archive]))
+                if i == 3 {
+                    let moved = try StowageBinary.run(["tag", "--layout", layout, replacement, tag])
+                    #expect(moved.status == 0, "\(moved.stderr)")
+                }
+            }
+            for process in adds { process.waitUntilExit() }
+            #expect(adds.allSatisfy { $0.terminationStatus == 0 }, "round \(round): \(StowageBinary.failures(adds))")
+            // The tag's value won the name; each add that came after it merged into that value, whole.
+            let final = Set(try platforms(of: tag))
+            #expect(final.contains(other.platform), "round \(round): \(final)")
+            #expect(!final.contains(base.platform), "round \(round): nothing of the replaced index survives: \(final)")
+            #expect(final.isSubset(of: Set([other.platform] + arriving.map(\.platform))), "round \(round): \(final)")
+            try expectVerified("round \(round)")
+        }
+    }
 }

@@ -206,4 +206,68 @@ import Testing
         #expect(try LayoutSnapshot(layout) == before, "nothing was written")
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: output))) == reference)
     }
+
+    // MARK: - Locks
+
+    /// A layout with one named image, `team/app:a`.
+    func prepareNamedImage() throws {
+        let archive = try makeArchives(1, round: 0, label: "lock")[0]
+        let result = try stowage(["import", "--tag", "team/app:a", archive])
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    @Test func aReplacedLockFileNeverSplitsTheLock() throws {
+        try prepareNamedImage()
+        let lockPath = "\(layout)/.stowage/index.lock"
+        let first = try LockHolder(path: lockPath, exclusive: true)
+        let tag = try StowageBinary.start(
+            ["tag", "--layout", layout, "team/app:a", "team/app:b"], environment: ["STOWAGE_LOCK_TIMEOUT": "60"])
+        usleep(500_000)  // the tag is waiting on the first lock file
+        // Someone replaces the lock file with one that another writer holds.
+        let replacement = "\(layout)/.stowage/index.lock.new"
+        let second = try LockHolder(path: replacement, exclusive: true)
+        #expect(rename(replacement, lockPath) == 0)
+        first.release()
+        usleep(1_000_000)
+        #expect(tag.isRunning, "the tag waits for the writer holding the file now at the path, not the old one: \(tag.isRunning ? "" : StowageBinary.errors(of: tag))")
+        second.release()
+        tag.waitUntilExit()
+        #expect(tag.terminationStatus == 0, "\(StowageBinary.failures([tag]))")
+        #expect(try names() == ["team/app:a", "team/app:b"])
+    }
+
+    @Test func newWritersWaitBehindAWaitingGC() throws {
+        try prepareNamedImage()
+        let environment = ["STOWAGE_LOCK_TIMEOUT": "60"]
+        // A long import (another machine's) holds the blob lock shared.
+        let running = try LockHolder(path: "\(layout)/.stowage/gc.lock", exclusive: false)
+        let gc = try StowageBinary.start(["gc", "--grace", "0", "--layout", layout], environment: environment)
+        let intent = "\(layout)/.stowage/gc-intent.lock"
+        #expect(eventually { !LockHolder.isFree(intent, exclusive: false) }, "gc declares that it is waiting")
+        // New writers arrive while gc waits: they queue behind it instead of overtaking it.
+        let writers = try (0..<3).map { i in
+            try StowageBinary.start(["tag", "--layout", layout, "team/app:a", "team/app:w\(i)"], environment: environment)
+        }
+        usleep(1_000_000)
+        #expect(writers.allSatisfy { $0.isRunning }, "new writers wait behind the gc")
+        #expect(gc.isRunning, "gc still waits for the import")
+        running.release()
+        for process in [gc] + writers { process.waitUntilExit() }
+        #expect(([gc] + writers).allSatisfy { $0.terminationStatus == 0 }, "\(StowageBinary.failures([gc] + writers))")
+        #expect(try names() == ["team/app:a", "team/app:w0", "team/app:w1", "team/app:w2"])
+        try expectVerified("after gc and writers")
+    }
+
+    @Test(arguments: ["nan", "inf", "-5", "0", "soon", ""])
+    func aLockTimeoutMustBeAPositiveNumber(_ value: String) throws {
+        try prepareNamedImage()
+        let before = try Data(contentsOf: URL(fileURLWithPath: "\(layout)/index.json"))
+        let result = try StowageBinary.run(
+            ["tag", "--layout", layout, "team/app:a", "team/app:b"], environment: ["STOWAGE_LOCK_TIMEOUT": value])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("STOWAGE_LOCK_TIMEOUT"), "\(result.stderr)")
+        #expect(result.stderr.contains("positive number of seconds"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(layout)/index.json")) == before)
+    }
 }

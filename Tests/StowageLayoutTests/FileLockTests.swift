@@ -1,6 +1,7 @@
 import Foundation
 import StowageLayout
 import StowageModel
+import StowageTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -163,6 +164,49 @@ struct FileLockTests {
         #expect(gcError.code == .lockTimeout)
         blobs.unlock()
         #expect(listing(dir) == [".stowage", "blobs", "index.json", "oci-layout"], "locks live only under .stowage")
+    }
+
+    @Test("with classic POSIX locks, releasing a nested lock of the same file keeps the outer one")
+    func classicLocksSurviveNesting() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(dir) }
+        FileLock.forceClassicLocks = true
+        defer { FileLock.forceClassicLocks = false }
+        let layout = try Layout.create(dir)
+        let path = "\(dir)/.stowage/gc.lock"
+        let outer = try layout.lockBlobs(.shared, purpose: "index create")
+        let inner = try layout.lockBlobs(.shared, purpose: "import")
+        inner.unlock()
+        #expect(!LockHolder.isFree(path, exclusive: true), "another process still cannot take the lock gc needs")
+        outer.unlock()
+        #expect(LockHolder.isFree(path, exclusive: true))
+    }
+
+    @Test("in one process, shared holders of a file share it; an exclusive holder waits for all of them")
+    func oneDescriptorPerFile() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(dir) }
+        let path = "\(dir)/gc.lock"
+        let a = try FileLock(path: path, mode: .shared, timeout: 0, purpose: "a")
+        let b = try FileLock(path: path, mode: .shared, timeout: 0, purpose: "b")
+        #expect(FileLock.isHeld(path))
+        a.unlock()
+        #expect(stowageError { _ = try FileLock(path: path, mode: .exclusive, timeout: 0.1, purpose: "gc") }?.code == .lockTimeout)
+        #expect(!LockHolder.isFree(path, exclusive: true))
+        b.unlock()
+        #expect(!FileLock.isHeld(path))
+        let gc = try FileLock(path: path, mode: .exclusive, timeout: 0, purpose: "gc")
+        gc.unlock()
+    }
+
+    @Test("a timeout must be finite and not negative")
+    func invalidTimeouts() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(dir) }
+        for timeout in [Double.nan, .infinity, -1] {
+            let error = try #require(stowageError { _ = try FileLock(path: "\(dir)/lock", mode: .exclusive, timeout: timeout, purpose: "p") })
+            #expect(error.code == .usage)
+        }
     }
 }
 

@@ -34,10 +34,13 @@ public enum StowageBinary {
     }
 
     /// Starts `stowage ARGS…` without waiting; its stderr is kept for `errors(of:)`.
-    public static func start(_ arguments: [String]) throws -> Process {
+    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.standardOutput = FileHandle.nullDevice
         let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-err-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
