@@ -204,4 +204,26 @@ import Testing
             #expect(Array(try Data(contentsOf: URL(fileURLWithPath: output))) == expected, "export \(run), re-run")
         }
     }
+
+    @Test func aFailureAfterLinkingLeavesOnlyBlobsThatGCRemoves() throws {
+        try stowage(["import", "--tag", "team/app:v1", Fixtures.path("x86_64.tar")])
+        let before = try LayoutSnapshot(layout)
+        let index = try Data(contentsOf: URL(fileURLWithPath: "\(layout)/index.json"))
+        // Another writer holds the index lock for longer than this import waits.
+        let holder = try LockHolder(path: "\(layout)/.stowage/index.lock", exclusive: true)
+        let result = try StowageBinary.run(
+            ["import", "--layout", layout, "--tag", "team/app:arm", Fixtures.path("aarch64.tar")],
+            environment: ["STOWAGE_LOCK_TIMEOUT": "1"])
+        holder.release()
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("timed out"), "\(result.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(layout)/index.json")) == index, "no name was written")
+        let after = try LayoutSnapshot(layout)
+        #expect(after.blobNames.isSuperset(of: before.blobNames))
+        #expect(after.blobNames.count > before.blobNames.count, "the blobs were linked before the lock timed out")
+        try expectConsistent("after the failed import")
+        // What was linked is unreferenced: gc takes it away, and the layout is as before.
+        try stowage(["gc", "--grace", "0"])
+        #expect(try LayoutSnapshot(layout).blobNames == before.blobNames)
+    }
 }

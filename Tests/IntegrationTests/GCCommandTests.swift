@@ -201,4 +201,79 @@ import Testing
     func digests(of image: TestImage) -> [String] {
         image.blobs.map { ContentHasher.digest(of: $0).hex }
     }
+
+    // MARK: - Whole graphs
+
+    static let amd64Manifest = "sha256:340e505f4c5372b8bd12d7c7a57b66ae41091c3751836835c14d79e90ee15e2c"
+    static let amd64Layer = "bf3e9a84b932696af8042492ae034c6d33a99f1d6e4189885155643f6be2837a"
+
+    struct IndexReport: Decodable { var digest: String }
+
+    @Test func aYoungIndexKeepsItsOlderChildrenThroughGC() throws {
+        _ = try succeed(["import", "--tag", "a:1", Fixtures.path("x86_64.tar")])
+        usleep(3_500_000)  // the image's blobs are now older than the grace period below
+        let created = try succeed(["index", "create", "--json", "--tag", "b:1", "a:1"])
+        let index = try JSONDecoder().decode(IndexReport.self, from: Data(created.stdout.utf8)).digest
+        _ = try succeed(["rm", "a:1"])
+        _ = try succeed(["rm", "b:1"])
+        _ = try succeed(["gc", "--grace", "2500ms"])
+        // The young index kept everything it reaches, so naming it gives a whole image.
+        _ = try succeed(["tag", index, "c:1"])
+        let platforms = try succeed(["inspect", "--platforms", "c:1"])
+        #expect(platforms.stdout == "linux/amd64\n")
+        let verify = try stowage(["verify"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+    }
+
+    @Test func aDigestWhoseGraphIsIncompleteIsNeverNamed() throws {
+        _ = try succeed(["import", "--tag", "a:1", Fixtures.path("x86_64.tar")])
+        _ = try succeed(["rm", "a:1"])
+        // What a gc of another version, or a hand, may leave: the manifest without a layer.
+        #expect(unlink("\(layout)/blobs/sha256/\(Self.amd64Layer)") == 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: "\(layout)/index.json"))
+        for command in [["tag", Self.amd64Manifest, "c:1"], ["index", "create", "--tag", "d:1", Self.amd64Manifest]] {
+            let result = try stowage(command)
+            #expect(result.status != 0, "\(command)")
+            #expect(result.stderr.contains("is not whole"), "\(result.stderr)")
+            #expect(result.stderr.contains("layer sha256:\(Self.amd64Layer)"), "\(result.stderr)")
+            #expect(result.stderr.contains("import or pull the image again"), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(layout)/index.json")) == before, "nothing was named")
+        // Importing the image again brings the layer back, and the digest can be named.
+        _ = try succeed(["import", Fixtures.path("x86_64.tar")])
+        _ = try succeed(["tag", Self.amd64Manifest, "c:1"])
+        #expect(try stowage(["verify"]).status == 0)
+    }
+
+    func modified(_ hex: String) throws -> Date {
+        try FileManager.default.attributesOfItem(atPath: "\(layout)/blobs/sha256/\(hex)")[.modificationDate] as! Date
+    }
+
+    @Test func blobsAWriterReliesOnAreRefreshed() throws {
+        let shared = pseudoRandomBytes(30_000, seed: 31)
+        let sharedHex = ContentHasher.digest(of: shared).hex
+        let first = directory.child("first.tar")
+        let second = directory.child("second.tar")
+        try ArchiveBuilder.ociArchive(TestImage.make(layers: [shared, pseudoRandomBytes(100, seed: 32)])).write(to: first)
+        try ArchiveBuilder.ociArchive(TestImage.make(layers: [shared, pseudoRandomBytes(100, seed: 33)])).write(to: second)
+        _ = try succeed(["import", "--tag", "a:1", first])
+        let imported = try modified(sharedHex)
+        usleep(50_000)
+        // The second import finds the shared layer present and skips it: it must refresh it.
+        _ = try succeed(["import", "--tag", "b:1", second])
+        let deduplicated = try modified(sharedHex)
+        #expect(deduplicated > imported, "the import refreshed the blob it deduplicated")
+
+        // A copy between layouts that finds the blob present refreshes it too.
+        let other = directory.child("other")
+        let seed = try StowageBinary.run(["import", "--layout", other, "--tag", "a:1", first])
+        #expect(seed.status == 0, "\(seed.stderr)")
+        let before = try FileManager.default.attributesOfItem(atPath: "\(other)/blobs/sha256/\(sharedHex)")[.modificationDate] as! Date
+        usleep(50_000)
+        let copy = try StowageBinary.run(["copy", "oci:\(layout):b:1", "oci:\(other):b:1"])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        let after = try FileManager.default.attributesOfItem(atPath: "\(other)/blobs/sha256/\(sharedHex)")[.modificationDate] as! Date
+        #expect(after > before, "the copy refreshed the blob it found present")
+    }
 }

@@ -290,4 +290,56 @@ import Testing
         let unsupported = try stowage(["copy", "oci:\(layout):team/app:v1", "docker-archive:\(directory.child("d.tar"))"])
         #expect(unsupported.status != 0)
     }
+
+    /// team/multi:1 in a fresh registry, pushed by skopeo; returns the registry and the index bytes.
+    func registryWithMulti() throws -> (RegistryServer, [UInt8]) {
+        let registry = try RegistryServer.started(.http)
+        let push = try Command.run("skopeo", [
+            "copy", "--all", "--dest-tls-verify=false", "oci-archive:\(Fixtures.path("multi.tar"))", "docker://\(registry.host)/team/multi:1",
+        ])
+        #expect(push.status == 0, "\(push.stderr)")
+        let remote = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/team/multi:1"])
+        return (registry, remote.stdoutBytes)
+    }
+
+    @Test func aPullCompletesAnImageThatLostBlobs() throws {
+        let (registry, _) = try registryWithMulti()
+        let source = "docker://\(registry.host)/team/multi:1"
+        #expect(try stowage(["pull", "--layout", layout, "--tls-verify=false", source]).status == 0)
+        #expect(try stowage(["rm", "--layout", layout, "\(registry.host)/team/multi:1"]).status == 0)
+        // gc (or a hand) took one layer of the unnamed image; the manifests are still there.
+        #expect(unlink("\(layout)/blobs/sha256/60a94090f544e240fb0043dc5d0de4bab0acda5d0ae48da14213e2a0c39cd42e") == 0)
+        let again = try stowage(["pull", "--layout", layout, "--tls-verify=false", source])
+        #expect(again.status == 0, "\(again.stderr)")
+        let verify = try stowage(["verify", "--layout", layout])
+        #expect(verify.status == 0, "the pull fetched what was missing: \(verify.stdout)\(verify.stderr)")
+    }
+
+    @Test func aPullRefusesDocumentsServedAsWhatTheyAreNot() throws {
+        let (registry, indexBytes) = try registryWithMulti()
+        let index = try JSONCoding.decode(Index.self, from: indexBytes, what: "index")
+        let child = index.manifests[2]
+        let childBytes = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/team/multi@\(child.digest)"]).stdoutBytes
+        // A child manifest served as an index, and a tag whose index is served as a manifest.
+        let cases: [(path: String, bytes: [UInt8], contentType: MediaType, mentions: [String])] = [
+            ("/v2/team/multi/manifests/\(child.digest)", childBytes, .ociIndex, [child.digest.string, MediaType.ociIndex.rawValue, child.mediaType.rawValue]),
+            ("/v2/team/multi/manifests/1", indexBytes, .ociManifest, [MediaType.ociManifest.rawValue, MediaType.ociIndex.rawValue]),
+        ]
+        for (i, hostile) in cases.enumerated() {
+            let proxy = try FaultProxy(upstream: registry.host) { request in
+                guard request.method == "GET", request.path == hostile.path else { return .forward }
+                return .respond(
+                    status: 200,
+                    headers: [("Content-Type", hostile.contentType.rawValue), ("Docker-Content-Digest", ContentHasher.digest(of: hostile.bytes).string)],
+                    body: String(decoding: hostile.bytes, as: UTF8.self))
+            }
+            let target = directory.child("mislabelled-\(i)")
+            let pull = try stowage(["pull", "--layout", target, "--tls-verify=false", "docker://\(proxy.host)/team/multi:1"])
+            #expect(pull.status != 0, "case \(i)")
+            for mention in hostile.mentions { #expect(pull.stderr.contains(mention), "case \(i): \(pull.stderr)") }
+            #expect(pull.stderr.split(separator: "\n").count == 1, "case \(i): \(pull.stderr)")
+            let names = (try? Layout.open(target).readIndex().manifests.compactMap(\.refName)) ?? []
+            #expect(names.isEmpty, "case \(i): nothing was named")
+        }
+    }
 }

@@ -186,4 +186,25 @@ import Testing
         #expect(before != broken)
         #expect(!FileManager.default.fileExists(atPath: "\(layout)/.stowage"))
     }
+
+    @Test func aDescriptorThatMislabelsItsDocument() throws {
+        try importFixtures()
+        // Another tool wrote an entry that calls the image manifest an index.
+        try edit("\(layout)/index.json") { bytes in
+            let text = String(decoding: bytes, as: UTF8.self)
+            let entry = #""digest":"sha256:\#(Self.v1Manifest)","mediaType":"application/vnd.oci.image.manifest.v1+json""#
+            let mislabelled = #""digest":"sha256:\#(Self.v1Manifest)","mediaType":"application/vnd.oci.image.index.v1+json""#
+            #expect(text.contains(entry), "\(text)")
+            bytes = Array(text.replacingOccurrences(of: entry, with: mislabelled).utf8)
+        }
+        let result = try stowage(["verify"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("sha256:\(Self.v1Manifest)"), "\(result.stdout)")
+        #expect(result.stdout.contains("labelled application/vnd.oci.image.index.v1+json"), "\(result.stdout)")
+        #expect(result.stdout.contains("application/vnd.oci.image.manifest.v1+json"), "\(result.stdout)")
+        // gc cannot tell what the entry reaches, so it removes nothing.
+        let gc = try stowage(["gc", "--grace", "0"])
+        #expect(gc.status != 0)
+        #expect(gc.stderr.contains("gc removed nothing"), "\(gc.stderr)")
+    }
 }

@@ -107,6 +107,30 @@ import Testing
             descriptor.refName = "bad name\nwith newline"
             builder.replace("index.json", with: try! JSONCoding.encode(Index(manifests: [descriptor])))
         }),
+        Case(description: "manifest labelled as an index in index.json",
+             mentions: [base.descriptor.digest.string, MediaType.ociIndex.rawValue, MediaType.ociManifest.rawValue],
+             write: writing { builder in
+            var descriptor = base.descriptor
+            descriptor.mediaType = .ociIndex
+            builder.replace("index.json", with: try! JSONCoding.encode(Index(manifests: [descriptor])))
+        }),
+        Case(description: "index labelled as a manifest", mentions: ["labelled \(MediaType.ociManifest.rawValue)", MediaType.ociIndex.rawValue],
+             write: writing { builder in
+            let inner = try! JSONCoding.encode(Index(manifests: [base.descriptor]))
+            builder.addBlob(inner)
+            let descriptor = Descriptor(mediaType: .ociManifest, digest: ContentHasher.digest(of: inner), size: Int64(inner.count))
+            builder.replace("index.json", with: try! JSONCoding.encode(Index(manifests: [descriptor])))
+        }),
+        Case(description: "indexes nested 9 levels deep", mentions: ["nests indexes more than 8 levels deep"],
+             write: writing { builder in
+            var child = base.descriptor
+            for _ in 0..<9 {
+                let bytes = try! JSONCoding.encode(Index(manifests: [child]))
+                builder.addBlob(bytes)
+                child = Descriptor(mediaType: .ociIndex, digest: ContentHasher.digest(of: bytes), size: Int64(bytes.count))
+            }
+            builder.replace("index.json", with: try! JSONCoding.encode(Index(manifests: [child])))
+        }),
         Case(description: "docker-archive layer that is a symlink", mentions: ["layer.tar", "symbolic link"]) { path in
             let config = base.config
             let configName = "\(ContentHasher.digest(of: config).hex).json"
