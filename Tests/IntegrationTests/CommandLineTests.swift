@@ -110,6 +110,37 @@ import Testing
             try StowageBinary.run(["import", "--layout", notLayout, Fixtures.path("x86_64.tar")]), mentioning: ["not an OCI layout"])
     }
 
+    /// Valid docker references that skopeo's `oci:` transport refuses ("Invalid image team/app:v1_").
+    static let namesSkopeoCannotRead = [
+        "team/app:v1_", "team/app:v1-", "team/app:_x", "team/app:v1..2", "team__x/app:v1", "[::1]:5000/app:v1",
+    ]
+
+    @Test(arguments: namesSkopeoCannotRead)
+    func namesSkopeoCannotReadAreRefusedEverywhere(_ name: String) throws {
+        #expect(try stowage(["import", Fixtures.path("named.tar")]).status == 0)
+        let before = try LayoutSnapshot(layout)
+        let attempts: [[String]] = [
+            ["tag", "team/app:v1.0.0", name],
+            ["import", "--tag", name, Fixtures.path("x86_64.tar")],
+            ["index", "create", "--tag", name, Fixtures.path("x86_64.tar"), Fixtures.path("aarch64.tar")],
+            ["pull", "--tag", name, "docker://127.0.0.1:9/team/app:v1"],
+        ]
+        for attempt in attempts {
+            expectOneLineError(try stowage(attempt), mentioning: [name, "separator ::= [-._:@+] | \"--\""])
+        }
+        #expect(try LayoutSnapshot(layout) == before, "nothing is written to the layout")
+    }
+
+    @Test func namesInTheOCIGrammarAreReadBySkopeo() throws {
+        #expect(try stowage(["import", Fixtures.path("named.tar")]).status == 0)
+        for name in ["team/app:v1--2", "registry.example.com:5000/team/app:V1.2_3"] {
+            let tag = try stowage(["tag", "team/app:v1.0.0", name])
+            #expect(tag.status == 0, "\(tag.stderr)")
+            let inspect = try Command.run("skopeo", ["inspect", "oci:\(layout):\(name)"])
+            #expect(inspect.status == 0, "skopeo reads \(name): \(inspect.stderr)")
+        }
+    }
+
     @Test func layoutComesFromTheEnvironment() throws {
         let result = try StowageBinary.run(["import", Fixtures.path("named.tar")], environment: ["STOWAGE_LAYOUT": layout])
         #expect(result.status == 0, "\(result.stderr)")
