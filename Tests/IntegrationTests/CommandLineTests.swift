@@ -131,16 +131,6 @@ import Testing
         #expect(try LayoutSnapshot(layout) == before, "nothing is written to the layout")
     }
 
-    @Test func namesInTheOCIGrammarAreReadBySkopeo() throws {
-        #expect(try stowage(["import", Fixtures.path("named.tar")]).status == 0)
-        for name in ["team/app:v1--2", "registry.example.com:5000/team/app:V1.2_3"] {
-            let tag = try stowage(["tag", "team/app:v1.0.0", name])
-            #expect(tag.status == 0, "\(tag.stderr)")
-            let inspect = try Command.run("skopeo", ["inspect", "oci:\(layout):\(name)"])
-            #expect(inspect.status == 0, "skopeo reads \(name): \(inspect.stderr)")
-        }
-    }
-
     /// `name@digest` of every entry of a layout's index.json, in order (`-` for no name).
     func entries(_ directory: String) throws -> [String] {
         let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: "\(directory)/index.json")))
