@@ -59,9 +59,12 @@ public struct ArchiveImporter {
     }
 
     /// Imports one archive. `tag` names its image and is refused for an archive
-    /// that holds more than one image.
+    /// that holds more than one image. With `applyNames: false` only the blobs are
+    /// imported and `index.json` is left alone: the report still lists the names the
+    /// archive gives, so that a caller (`stowage copy`) can pick an image and name it
+    /// itself, while holding the blob lock to keep gc away until then.
     @discardableResult
-    public func importArchive(_ path: String, tag: RefName? = nil) throws -> ImportReport {
+    public func importArchive(_ path: String, tag: RefName? = nil, applyNames: Bool = true) throws -> ImportReport {
         // Keep gc away from blobs this import finds present and relies on.
         let blobLock = try layout.lockBlobs(.shared, purpose: "import \(path)")
         defer { blobLock.unlock() }
@@ -122,8 +125,10 @@ public struct ArchiveImporter {
         }
         if report.blobsAdded > 0 { try layout.blobs.syncDirectory() }
 
-        try layout.updateIndex(purpose: "import \(path)") { index in
-            for candidate in candidates { index.add(candidate.descriptor, names: candidate.names) }
+        if applyNames {
+            try layout.updateIndex(purpose: "import \(path)") { index in
+                for candidate in candidates { index.add(candidate.descriptor, names: candidate.names) }
+            }
         }
         report.images = zip(candidates, platforms).map { candidate, platforms in
             ImportedImage(

@@ -21,9 +21,20 @@ public struct ImageCopier: Sendable {
     }
 
     /// Copies the image at `source` to `destination`; returns its descriptor.
+    ///
+    /// As in skopeo, a layout or oci-archive destination `oci:DIR:REF` names the image
+    /// exactly `REF` (no `:latest` added), and only that: names inside a source archive
+    /// are not written to the destination, so no existing name of `DIR` moves.
+    /// Without `REF` the image is added unnamed.
     public func copy(from source: ImageLocation, to destination: ImageLocation) async throws -> Descriptor {
-        if case .dockerArchive = destination {
+        let destinationName: RefName?
+        switch destination {
+        case .dockerArchive:
             throw StowageError(.unsupported, "docker-archive: is supported as a source only; write an oci-archive: instead")
+        case .layout(_, let reference?), .ociArchive(_, let reference?):
+            do { destinationName = try RefName(stored: reference) } catch let error as StowageError { throw error.prefixed("destination \(destination)") }
+        case .layout, .ociArchive, .registry:
+            destinationName = nil
         }
         let scratch = try TemporaryLayout()
         defer { scratch.remove() }
@@ -36,19 +47,19 @@ public struct ImageCopier: Sendable {
 
         let (layout, image) = try await bring(source, into: hub)
         switch destination {
-        case .layout(_, let reference):
+        case .layout:
             if layout.root != hub.root { try copyGraph(image, from: layout, to: hub) }
-            try name(image, reference, in: hub)
-        case .ociArchive(let file, let reference):
+            try name(image, destinationName, in: hub)
+        case .ociArchive(let file, _):
             var exportFrom = layout
-            if let reference, (try? layout.resolve(reference))?.digest != image.digest {
+            if let destinationName, try layout.readIndex().entry(named: destinationName.value)?.digest != image.digest {
                 // The archive carries the name asked for: give it in a layout of our own.
                 let named = try scratch.layout()
                 if layout.root != named.root { try copyGraph(image, from: layout, to: named) }
-                try name(image, reference, in: named)
+                try name(image, destinationName, in: named)
                 exportFrom = named
             }
-            try ArchiveExporter(layout: exportFrom).export(to: file, references: [reference ?? image.digest.string])
+            try ArchiveExporter(layout: exportFrom).export(to: file, references: [destinationName?.value ?? image.digest.string])
         case .registry(let target):
             var root = image
             root.annotations = nil
@@ -69,7 +80,8 @@ public struct ImageCopier: Sendable {
             let layout = try Layout.open(directory)
             return (layout, try Self.select(reference, in: layout, from: source.description))
         case .ociArchive(let file, let reference), .dockerArchive(let file, let reference):
-            let report = try ArchiveImporter(layout: hub).importArchive(file)
+            // Only the blobs: the archive's names are for `stowage import`, not for a copy's destination.
+            let report = try ArchiveImporter(layout: hub).importArchive(file, applyNames: false)
             let images = report.images.filter { image in
                 guard let reference else { return true }
                 let wanted = (try? RefName(userInput: reference).value) ?? reference
@@ -99,10 +111,9 @@ public struct ImageCopier: Sendable {
         return entries[0]
     }
 
-    private func name(_ image: Descriptor, _ reference: String?, in layout: Layout) throws {
+    private func name(_ image: Descriptor, _ name: RefName?, in layout: Layout) throws {
         var entry = image
         entry.annotations = nil
-        let name = try reference.map { try RefName(userInput: $0) }
         try layout.updateIndex(purpose: "copy") { index in
             index.add(entry, names: name.map { [$0] } ?? [])
         }

@@ -53,6 +53,14 @@ public struct RegistryPuller: Sendable {
     /// With `keepName: false` and no `name`, the image stays unnamed. Returns the entry
     /// written to `index.json`, its name in `refName`.
     public func pull(_ source: RegistryReference, name: RefName?, platform: Platform?, keepName: Bool = true) async throws -> Descriptor {
+        // Checked before anything is fetched: a host such as `[::1]:5000` makes no valid ref.name.
+        let defaultName: RefName?
+        do {
+            defaultName = keepName && name == nil ? try source.tag.map { try RefName(userInput: "\(source.host)/\(source.repository):\($0)") } : nil
+        } catch var error as StowageError {
+            error.message += "; name the image with --tag"
+            throw error
+        }
         let blobLock = try layout.lockBlobs(.shared, purpose: "pull \(source)")
         defer { blobLock.unlock() }
         let client = try await session.client(for: source.host)
@@ -77,7 +85,6 @@ public struct RegistryPuller: Sendable {
         }
         try await store(root, bytes: rootBytes, from: source, client: client, depth: 0)
         let entry = Descriptor(mediaType: root.mediaType, digest: root.digest, size: root.size)
-        let defaultName = keepName ? try source.tag.map { try RefName(userInput: "\(source.host)/\(source.repository):\($0)") } : nil
         let finalName = name ?? defaultName
         try layout.updateIndex(purpose: "pull \(source)") { index in
             index.add(entry, names: finalName.map { [$0] } ?? [])

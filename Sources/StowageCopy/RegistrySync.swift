@@ -20,8 +20,9 @@ public struct RegistrySync: Sendable {
     }
 
     /// The plan; with `check`, asks the registry (HEAD requests only) what it lacks.
+    /// Names that collide on a destination are listed in `collisions`, not among the items.
     public func plan(check: Bool) async throws -> SyncPlan {
-        let (targets, skipped) = try planner.targets()
+        let (targets, skipped, collisions) = try planner.targets()
         var items: [SyncPlan.Item] = []
         for (name, destination, graph) in targets {
             var item = SyncPlan.Item(reference: name, destination: destination, graph: graph)
@@ -45,14 +46,16 @@ public struct RegistrySync: Sendable {
             }
             items.append(item)
         }
-        return SyncPlan(items: items, skipped: skipped)
+        return SyncPlan(items: items, skipped: skipped, collisions: collisions)
     }
 
     /// Pushes every planned image; returns the plan with what was up to date.
     /// The blobs of all images go out together (`jobs` at a time, each sent once per
-    /// registry and mounted elsewhere), then each image's manifests.
+    /// registry and mounted elsewhere), then each image's manifests. Refuses, before
+    /// sending anything, when names with different images map to one destination.
     public func run() async throws -> SyncPlan {
-        let (targets, skipped) = try planner.targets()
+        let (targets, skipped, collisions) = try planner.targets()
+        guard collisions.isEmpty else { throw SyncPlan.conflict(collisions) }
         let pusher = RegistryPusher(layout: planner.layout, session: session, progress: progress)
         var items: [SyncPlan.Item] = []
         var pending: [(destination: RegistryReference, graph: ImageGraph)] = []

@@ -38,10 +38,38 @@ public struct SyncPlan: Sendable, Codable {
         }
     }
 
-    /// The images, in `index.json` order.
+    /// Layout names that map to one destination but hold different images: pushing
+    /// them would let the last one overwrite the others, so a sync with any is refused.
+    public struct Collision: Sendable, Codable, Equatable, CustomStringConvertible {
+        /// `HOST[/PREFIX]/REPO:TAG`.
+        public var destination: String
+        /// The layout names going there, in `index.json` order.
+        public var references: [String]
+        /// The digest of each name's image, in the same order.
+        public var digests: [String]
+
+        /// `DEST <- NAME (sha256:0123456789ab), NAME (…)`, on one line.
+        public var description: String {
+            let sources = zip(references, digests).map { "\($0) (\($1.prefix(19)))" }
+            return "\(destination) <- \(sources.joined(separator: ", "))"
+        }
+    }
+
+    /// The images, in `index.json` order; a colliding name is not among them.
     public var items: [Item]
-    /// Names left out by `--ref`, and unnamed images.
+    /// Names left out by `--ref`, unnamed images, and names whose image another
+    /// name already sends to the same destination.
     public var skipped: [String]
+    /// Destinations that several names with different images map to.
+    public var collisions: [Collision] = []
+
+    /// The error a sync with collisions fails with: one line naming every destination and its names.
+    public static func conflict(_ collisions: [Collision]) -> StowageError {
+        let list = collisions.map { "\($0.destination) <- \($0.references.joined(separator: ", "))" }.joined(separator: "; ")
+        return StowageError(
+            .conflict,
+            "\(collisions.count) destination\(collisions.count == 1 ? "" : "s") would get different images from several layout names, and the last push would win (\(list)); keep registry hosts apart with --keep-registry-host, or leave names out with --ref")
+    }
 }
 
 /// Works out where each named image of a layout goes for `stowage sync HOST[:PORT][/PREFIX]`.
@@ -56,9 +84,12 @@ public struct SyncPlanner: Sendable {
     public let repository: String?
     /// Shell globs on layout names (`team/*`); empty means all.
     public let globs: [String]
+    /// Keep a name's registry host as the first component of its repository
+    /// (`quay.io/team/app:v1` goes to `HOST/PREFIX/quay.io/team/app:v1`).
+    public let keepRegistryHost: Bool
 
     /// Parses the target `HOST[:PORT][/PREFIX]`.
-    public init(layout: Layout, target: String, repository: String?, globs: [String]) throws {
+    public init(layout: Layout, target: String, repository: String?, globs: [String], keepRegistryHost: Bool = false) throws {
         var text = target
         if text.hasPrefix("docker://") { text.removeFirst("docker://".count) }
         while text.hasSuffix("/") { text.removeLast() }
@@ -75,6 +106,7 @@ public struct SyncPlanner: Sendable {
         if let repository { _ = try Reference(parsing: repository) }
         self.repository = repository
         self.globs = globs
+        self.keepRegistryHost = keepRegistryHost
     }
 
     /// The destination of a layout name, or nil for a tag-only name without `--repository`.
@@ -87,6 +119,13 @@ public struct SyncPlanner: Sendable {
             let reference = try Reference(parsing: name).withDefaultTag
             path = reference.path
             tag = reference.tag ?? "latest"
+            if keepRegistryHost, let domain = reference.domain {
+                path = "\(domain)/\(path)"
+                // A host with a port or capitals is no repository component.
+                guard (try? Reference(parsing: "\(host)/\(path)")) != nil else {
+                    throw StowageError(.invalidReference, "--keep-registry-host cannot keep '\(domain)' of '\(name)': a repository component holds only lowercase letters, digits and '.', '_', '-'; rename the image with `stowage tag`, or leave it out with --ref")
+                }
+            }
         } else {
             // A bare tag, as other tools write ref.name.
             guard let repository else { return nil }
@@ -100,9 +139,53 @@ public struct SyncPlanner: Sendable {
         return RegistryReference(host: host, repository: path, tag: tag)
     }
 
-    /// The images to push, each with its graph; throws for tag-only names without `--repository`.
-    public func targets() throws -> (targets: [(name: String, destination: RegistryReference, graph: ImageGraph)], skipped: [String]) {
-        var targets: [(String, RegistryReference, ImageGraph)] = []
+    /// The images to push, each with its graph, and the collisions, whose names are
+    /// not among the targets; throws for tag-only names without `--repository`.
+    /// Of several names sending one image to one destination, only the first is a target.
+    public func targets() throws -> (
+        targets: [(name: String, destination: RegistryReference, graph: ImageGraph)], skipped: [String], collisions: [SyncPlan.Collision]
+    ) {
+        var (selected, skipped) = try select()
+        let collisions = Self.collisions(in: selected)
+        let colliding = Set(collisions.map(\.destination))
+        var sent = Set<String>()
+        selected.removeAll { name, destination, _ in
+            if colliding.contains(destination.description) { return true }
+            if sent.insert(destination.description).inserted { return false }
+            skipped.append(name)
+            return true
+        }
+        let targets = try selected.map { name, destination, entry in
+            var root = entry
+            root.annotations = nil
+            return (name: name, destination: destination, graph: try ImageGraph(root: root, layout: layout))
+        }
+        return (targets, skipped, collisions)
+    }
+
+    /// The destinations that names with different images map to; reads `index.json` only.
+    public func collisions() throws -> [SyncPlan.Collision] {
+        Self.collisions(in: try select().selected)
+    }
+
+    private static func collisions(in selected: [(name: String, destination: RegistryReference, entry: Descriptor)]) -> [SyncPlan.Collision] {
+        var order: [String] = []
+        var byDestination: [String: [(name: String, destination: RegistryReference, entry: Descriptor)]] = [:]
+        for item in selected {
+            let key = item.destination.description
+            if byDestination[key] == nil { order.append(key) }
+            byDestination[key, default: []].append(item)
+        }
+        return order.compactMap { key in
+            let items = byDestination[key]!
+            guard Set(items.map(\.entry.digest)).count > 1 else { return nil }
+            return SyncPlan.Collision(destination: key, references: items.map(\.name), digests: items.map(\.entry.digest.string))
+        }
+    }
+
+    /// The named entries `--ref` selects, each with its destination, and the names left out.
+    private func select() throws -> (selected: [(name: String, destination: RegistryReference, entry: Descriptor)], skipped: [String]) {
+        var selected: [(name: String, destination: RegistryReference, entry: Descriptor)] = []
         var skipped: [String] = []
         var tagOnly: [String] = []
         for entry in try layout.readIndex().manifests {
@@ -118,13 +201,11 @@ public struct SyncPlanner: Sendable {
                 tagOnly.append(name)
                 continue
             }
-            var root = entry
-            root.annotations = nil
-            targets.append((name, destination, try ImageGraph(root: root, layout: layout)))
+            selected.append((name, destination, entry))
         }
         guard tagOnly.isEmpty else {
             throw StowageError(.usage, "the names \(tagOnly.joined(separator: ", ")) are tags without a repository; give one with --repository NAME, or leave them out with --ref")
         }
-        return (targets, skipped)
+        return (selected, skipped)
     }
 }

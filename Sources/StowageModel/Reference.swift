@@ -161,25 +161,43 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
 ///
 /// Stowage writes `repository:tag`; it also reads names written by other tools,
 /// such as a bare tag (`v1.0.0`, `latest`), and keeps them as they are.
+/// Every name, given by a user or read from a layout or archive, follows the one
+/// grammar of the OCI image layout, which is also the grammar skopeo's `oci:`
+/// transport enforces: a valid docker reference such as `team/app:v1_` is refused.
 public struct RefName: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The annotation value.
     public let value: String
 
-    /// Wraps a name read from a layout or archive after checking the OCI
-    /// `ref.name` grammar (alphanumerics joined by `-._:@+/` separators).
+    /// The OCI image-layout grammar of `org.opencontainers.image.ref.name`, as error messages show it.
+    public static let grammar = #"ref ::= component ("/" component)*, component ::= alphanum (separator alphanum)*, alphanum ::= [A-Za-z0-9]+, separator ::= [-._:@+] | "--""#
+
+    /// The longest name accepted.
+    public static let maxLength = 512
+
+    /// Wraps a name exactly as written, after checking the OCI `ref.name` grammar:
+    /// a name read from a layout or archive, or the REF of a copy destination
+    /// `oci:DIR:REF`, which skopeo also stores verbatim.
     public init(stored value: String) throws {
         guard Self.isValidStoredName(value) else {
-            throw StowageError(.invalidReference, "invalid image name '\(Digest.printable(value))' in org.opencontainers.image.ref.name")
+            throw StowageError(
+                .invalidReference,
+                "invalid image name '\(Digest.printable(value))': an org.opencontainers.image.ref.name must match \(Self.grammar)\(value.unicodeScalars.count > Self.maxLength ? " and be at most \(Self.maxLength) characters" : "")")
         }
         self.value = value
     }
 
     /// Parses a name given by a user: a full reference gets `:latest` when it has no tag;
-    /// a digest reference is refused, since a name must be movable.
+    /// a digest reference is refused, since a name must be movable. The result must also
+    /// follow the OCI `ref.name` grammar, so that skopeo and other tools can read it.
     public init(userInput input: String) throws {
         let reference = try Reference(parsing: input).withDefaultTag
         guard reference.digest == nil else {
             throw StowageError(.invalidReference, "'\(Digest.printable(input))' names a digest; an image name needs REPOSITORY:TAG")
+        }
+        guard Self.isValidStoredName(reference.description) else {
+            throw StowageError(
+                .invalidReference,
+                "invalid image name '\(Digest.printable(reference.description))': skopeo cannot read it from a layout, since an org.opencontainers.image.ref.name must match \(Self.grammar)")
         }
         value = reference.description
     }
@@ -187,37 +205,31 @@ public struct RefName: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var description: String { value }
     public static func < (lhs: RefName, rhs: RefName) -> Bool { lhs.value < rhs.value }
 
-    /// The OCI image-layout grammar for `org.opencontainers.image.ref.name`
-    /// (alphanumerics joined by single `-._:@+/` separators, or by runs of `-` or `__`),
-    /// widened to the bracketed IPv6 hosts the docker grammar allows (`[::1]:5000/app:1`).
+    /// The OCI image-layout grammar for `org.opencontainers.image.ref.name`: components of
+    /// alphanumerics joined by one of `-._:@+` or by `--`, between single `/`.
     static func isValidStoredName(_ value: String) -> Bool {
-        var scalars = Array(value.unicodeScalars)
-        guard !scalars.isEmpty, scalars.count <= 512 else { return false }
-        if scalars.first == "[" {
-            guard let close = scalars.firstIndex(of: "]"), close > 1,
-                scalars[1..<close].allSatisfy({ $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." }),
-                close + 1 < scalars.count, scalars[close + 1] == ":" || scalars[close + 1] == "/"
-            else { return false }
-            // Check the rest as if the host were a plain name.
-            scalars = Array("h".unicodeScalars) + scalars[(close + 1)...]
-        }
+        let scalars = Array(value.unicodeScalars)
+        guard !scalars.isEmpty, scalars.count <= maxLength else { return false }
         func alnum(_ s: Unicode.Scalar) -> Bool {
             ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s)
         }
         guard alnum(scalars.first!), alnum(scalars.last!) else { return false }
-        var previous: Unicode.Scalar? = nil
-        for s in scalars {
-            if alnum(s) {
-                previous = nil
+        var i = 0
+        while i < scalars.count {
+            if alnum(scalars[i]) {
+                i += 1
                 continue
             }
-            guard "-._:@+/".unicodeScalars.contains(s) else { return false }
-            if let previous {
-                // Only '--…' and '__' may double up.
-                guard previous == s, s == "-" || s == "_" else { return false }
+            // A separator between two alphanumerics: one of "-._:@+/", or "--".
+            var j = i
+            while j < scalars.count, !alnum(scalars[j]) { j += 1 }
+            switch j - i {
+            case 1: guard "-._:@+/".unicodeScalars.contains(scalars[i]) else { return false }
+            case 2: guard scalars[i] == "-", scalars[i + 1] == "-" else { return false }
+            default: return false
             }
-            previous = s
+            i = j
         }
-        return !value.contains("___")
+        return true
     }
 }

@@ -11,6 +11,9 @@ struct CopyCommand: AsyncParsableCommand {
             SRC and DST use the transports of skopeo and buildah: oci:DIR[:REF],
             oci-archive:FILE[:REF], docker-archive:FILE[:REF] (source only) and
             docker://HOST/REPO[:TAG|@DIGEST]. Bytes are copied as stored: digests stay.
+            As in skopeo, a destination oci:DIR:REF names the image exactly REF (no :latest
+            added) and nothing else, and without REF the image is added unnamed; the names
+            inside a source archive only pick its image.
             """)
 
     @OptionGroup var registry: RegistryOptionGroup

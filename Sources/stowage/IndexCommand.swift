@@ -62,6 +62,7 @@ struct IndexSourceOptions: ParsableArguments {
 func printIndexReport(_ report: IndexReport, verb: String, json: Bool) throws {
     if json {
         try Output.json(report)
+        noteDockerIndex(report)
         return
     }
     for skip in report.skipped {
@@ -75,6 +76,14 @@ func printIndexReport(_ report: IndexReport, verb: String, json: Bool) throws {
     Output.line("\(verb) \(report.tags.joined(separator: ", ")) -> \(report.digest) (\(Output.kind(report.mediaType)), \(platforms) platforms)")
     let rows = report.entries.map { ["  " + ($0.platform ?? "-"), $0.digest, $0.source] }
     Output.table(rows).forEach(Output.line)
+    noteDockerIndex(report)
+}
+
+/// skopeo 1.9.3 skips index.json entries of Docker media types when it looks a name up.
+private func noteDockerIndex(_ report: IndexReport) {
+    guard MediaType(report.mediaType) == .dockerManifestList else { return }
+    let name = report.tags.first ?? "REF"
+    Output.note("note: skopeo's oci: transport does not look up index.json entries of Docker media types, so `skopeo inspect oci:DIR:\(name)` will not find this index; use --format oci for layouts skopeo reads")
 }
 
 extension IndexFormat: ExpressibleByArgument {}

@@ -11,11 +11,15 @@ struct SyncCommand: AsyncParsableCommand {
         abstract: "Push every named image of the layout to a registry.",
         discussion: """
             REPO:TAG in the layout goes to HOST[:PORT][/PREFIX]/REPO:TAG (a registry host in the
-            name is dropped); tag-only names go to --repository. A plan comes first: --dry-run
-            prints it after asking the registry (HEAD requests only) what it lacks, and sends
-            nothing. Images the registry already has under their tag are skipped, so a second
-            sync of an unchanged layout sends no blob, and an interrupted sync, run again,
-            sends only what is missing.
+            name is dropped); tag-only names go to --repository. With --keep-registry-host the
+            host stays: quay.io/team/app:v1 goes to HOST[/PREFIX]/quay.io/team/app:v1 (names
+            without a host are unchanged). Names that would send different images to one
+            destination (quay.io/team/app:v1 and ghcr.io/team/app:v1) are listed, one line each,
+            and nothing is sent, with --dry-run too; names of one image are sent once. A plan
+            comes first: --dry-run prints it after asking the registry (HEAD requests only) what
+            it lacks, and sends nothing. Images the registry already has under their tag are
+            skipped, so a second sync of an unchanged layout sends no blob, and an interrupted
+            sync, run again, sends only what is missing.
             """)
 
     @OptionGroup var layout: LayoutOptions
@@ -29,6 +33,9 @@ struct SyncCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("dry-run"), help: "Print the plan and send nothing.")
     var dryRun = false
+
+    @Flag(name: .customLong("keep-registry-host"), help: "Keep a name's registry host in its destination: HOST/PREFIX/quay.io/team/app:v1.")
+    var keepRegistryHost = false
 
     @Flag(name: .long, help: "Print JSON.")
     var json = false
@@ -44,7 +51,12 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try layout.open()
-        let planner = try SyncPlanner(layout: store, target: target, repository: repository, globs: refs)
+        let planner = try SyncPlanner(
+            layout: store, target: target, repository: repository, globs: refs, keepRegistryHost: keepRegistryHost)
+        // Checked before any connection: one line for each destination that would be overwritten.
+        let collisions = try planner.collisions()
+        for collision in collisions { Output.note("collision: \(collision)") }
+        if !collisions.isEmpty && !dryRun { throw SyncPlan.conflict(collisions) }
         let options = try registry.options()
         let (plan, summary) = try await TransferSession.with(options: options, verb: "syncing") { session, progress in
             let sync = RegistrySync(planner: planner, session: session, progress: progress)
@@ -52,6 +64,7 @@ struct SyncCommand: AsyncParsableCommand {
         }
         if json {
             try Output.json(Report(dryRun: dryRun, plan: plan, summary: dryRun ? nil : summary))
+            if !plan.collisions.isEmpty { throw SyncPlan.conflict(plan.collisions) }
             return
         }
         for item in plan.items {
@@ -66,6 +79,7 @@ struct SyncCommand: AsyncParsableCommand {
             Output.line("\(item.reference) -> \(item.destination): \(state)")
         }
         if !plan.skipped.isEmpty { Output.note("skipped: \(plan.skipped.joined(separator: ", "))") }
+        if !plan.collisions.isEmpty { throw SyncPlan.conflict(plan.collisions) }
         if !dryRun { Output.line(summaryLine(summary)) }
     }
 }

@@ -110,6 +110,101 @@ import Testing
             try StowageBinary.run(["import", "--layout", notLayout, Fixtures.path("x86_64.tar")]), mentioning: ["not an OCI layout"])
     }
 
+    /// Valid docker references that skopeo's `oci:` transport refuses ("Invalid image team/app:v1_").
+    static let namesSkopeoCannotRead = [
+        "team/app:v1_", "team/app:v1-", "team/app:_x", "team/app:v1..2", "team__x/app:v1", "[::1]:5000/app:v1",
+    ]
+
+    @Test(arguments: namesSkopeoCannotRead)
+    func namesSkopeoCannotReadAreRefusedEverywhere(_ name: String) throws {
+        #expect(try stowage(["import", Fixtures.path("named.tar")]).status == 0)
+        let before = try LayoutSnapshot(layout)
+        let attempts: [[String]] = [
+            ["tag", "team/app:v1.0.0", name],
+            ["import", "--tag", name, Fixtures.path("x86_64.tar")],
+            ["index", "create", "--tag", name, Fixtures.path("x86_64.tar"), Fixtures.path("aarch64.tar")],
+            ["pull", "--tag", name, "docker://127.0.0.1:9/team/app:v1"],
+        ]
+        for attempt in attempts {
+            expectOneLineError(try stowage(attempt), mentioning: [name, "separator ::= [-._:@+] | \"--\""])
+        }
+        #expect(try LayoutSnapshot(layout) == before, "nothing is written to the layout")
+    }
+
+    /// `name@digest` of every entry of a layout's index.json, in order (`-` for no name).
+    func entries(_ directory: String) throws -> [String] {
+        let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: "\(directory)/index.json")))
+        return try JSONCoding.decode(Index.self, from: bytes, what: "index.json").manifests.map { "\($0.refName ?? "-")@\($0.digest)" }
+    }
+
+    @Test func copyToALayoutWritesExactlyTheNameGivenAsSkopeoDoes() throws {
+        let ours = directory.child("ours")
+        let theirs = directory.child("theirs")
+        let steps: [(archive: String, name: String?)] = [
+            ("x86_64.tar", "copied"), ("aarch64.tar", "team/app"), ("ppc64le.tar", nil), ("s390x.tar", "a--b:1"),
+        ]
+        for step in steps {
+            let suffix = step.name.map { ":\($0)" } ?? ""
+            let copy = try StowageBinary.run(["copy", "oci-archive:\(Fixtures.path(step.archive))", "oci:\(ours)\(suffix)"])
+            #expect(copy.status == 0, "\(copy.stderr)")
+            let skopeo = try Command.run("skopeo", ["copy", "oci-archive:\(Fixtures.path(step.archive))", "oci:\(theirs)\(suffix)"])
+            #expect(skopeo.status == 0, "\(skopeo.stderr)")
+        }
+        // The same names on the same images as skopeo writes: no ':latest' added, none for no REF.
+        #expect(try entries(ours) == (try entries(theirs)))
+        #expect(try entries(ours).map { $0.prefix { $0 != "@" } } == ["copied", "team/app", "-", "a--b:1"])
+        for name in ["copied", "team/app", "a--b:1"] {
+            let inspect = try Command.run("skopeo", ["inspect", "oci:\(ours):\(name)"])
+            #expect(inspect.status == 0, "skopeo finds \(name): \(inspect.stderr)")
+        }
+        // A REF outside the ref.name grammar is refused before anything is written, as skopeo does.
+        let before = try LayoutSnapshot(ours)
+        let invalid = try StowageBinary.run(["copy", "oci-archive:\(Fixtures.path("x86_64.tar"))", "oci:\(ours):team/app:v1_"])
+        expectOneLineError(invalid, mentioning: ["team/app:v1_", "separator ::= [-._:@+] | \"--\""])
+        #expect(try LayoutSnapshot(ours) == before)
+    }
+
+    @Test func copyFromAnArchiveNamesOnlyTheDestination() throws {
+        // The layout already gives the arm64 image the names that the archives carry.
+        #expect(try stowage(["import", "--tag", "team/app:v1.0.0", Fixtures.path("aarch64.tar")]).status == 0)
+        for name in ["localhost/stowage/x86_64:v1", "docker.io/team/app:docker", "team/app:multi"] {
+            #expect(try stowage(["tag", "team/app:v1.0.0", name]).status == 0)
+        }
+        let arm = try #require(try entries(layout).first).split(separator: "@").last.map(String.init)
+        let copies = [
+            ("oci-archive:\(Fixtures.path("named.tar"))", "from-oci"),
+            ("docker-archive:\(Fixtures.path("docker.tar"))", "from-docker"),
+            ("oci-archive:\(Fixtures.path("multi.tar"))", "from-multi"),
+            ("oci-archive:\(Fixtures.path("named.tar")):team/app:v1.0.0", "picked"),  // the archive's names still pick an image
+        ]
+        for (source, name) in copies {
+            let copy = try StowageBinary.run(["copy", source, "oci:\(layout):\(name)"])
+            #expect(copy.status == 0, "\(copy.stderr)")
+        }
+        let names = try entries(layout)
+        let named = Dictionary(names.map { entry in
+            let parts = entry.split(separator: "@", maxSplits: 1).map(String.init)
+            return (parts[0], parts[1])
+        }) { first, _ in first }
+        #expect(Set(named.keys) == [
+            "team/app:v1.0.0", "localhost/stowage/x86_64:v1", "docker.io/team/app:docker", "team/app:multi",
+            "from-oci", "from-docker", "from-multi", "picked",
+        ], "only the destination names are added: \(names)")
+        for name in ["team/app:v1.0.0", "localhost/stowage/x86_64:v1", "docker.io/team/app:docker", "team/app:multi"] {
+            #expect(named[name] == arm, "\(name) did not move")
+            let inspect = try Command.run("skopeo", ["inspect", "oci:\(layout):\(name)"])
+            #expect(inspect.status == 0 && inspect.stdout.contains(#""Architecture": "arm64""#), "\(name): \(inspect.stderr)")
+        }
+        for name in ["from-oci", "from-docker", "picked"] {
+            let inspect = try Command.run("skopeo", ["inspect", "oci:\(layout):\(name)"])
+            #expect(inspect.status == 0 && inspect.stdout.contains(#""Architecture": "amd64""#), "\(name): \(inspect.stderr)")
+        }
+        let multi = try Command.run("skopeo", ["inspect", "--raw", "oci:\(layout):from-multi"])
+        #expect(multi.status == 0 && multi.stdout.contains("linux") && multi.stdout.contains("manifests"), "\(multi.stderr)")
+        let verify = try stowage(["verify"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+    }
+
     @Test func layoutComesFromTheEnvironment() throws {
         let result = try StowageBinary.run(["import", Fixtures.path("named.tar")], environment: ["STOWAGE_LAYOUT": layout])
         #expect(result.status == 0, "\(result.stderr)")

@@ -71,6 +71,26 @@ import Testing
         #expect(skipped.stdout.contains("skipped \(Fixtures.path("named.tar")): same image as \(Fixtures.path("x86_64.tar"))"))
     }
 
+    @Test func dockerFormatIndexSaysSkopeoCannotLookItUp() throws {
+        let sources = [Fixtures.path("x86_64.tar"), Fixtures.path("aarch64.tar")]
+        let docker = try stowage(["index", "create", "--format", "docker", "--tag", "team/dl:v1"] + sources)
+        #expect(docker.status == 0, "\(docker.stderr)")
+        #expect(docker.stderr.contains("skopeo's oci: transport does not look up"), "\(docker.stderr)")
+        #expect(docker.stderr.contains("team/dl:v1") && docker.stderr.contains("--format oci"), "\(docker.stderr)")
+        #expect(!docker.stdout.contains("skopeo"), "the note goes to stderr")
+        // What the note says is what skopeo 1.9.3 does, in the layout and in an export of it.
+        let inLayout = try Command.run("skopeo", ["inspect", "--raw", "oci:\(layout):team/dl:v1"])
+        #expect(inLayout.status != 0 && inLayout.stderr.contains("no descriptor found"), "\(inLayout.stderr)")
+        let archive = directory.child("dl.tar")
+        #expect(try stowage(["export", "-o", archive, "team/dl:v1"]).status == 0)
+        let inArchive = try Command.run("skopeo", ["inspect", "--raw", "oci-archive:\(archive):team/dl:v1"])
+        #expect(inArchive.status != 0 && inArchive.stderr.contains("no descriptor found"), "\(inArchive.stderr)")
+        // An OCI index gets no such note.
+        let oci = try stowage(["index", "create", "--tag", "team/ol:v1"] + sources)
+        #expect(oci.status == 0, "\(oci.stderr)")
+        #expect(!oci.stderr.contains("skopeo"), "\(oci.stderr)")
+    }
+
     @Test func addAndRemoveMoveTheTag() throws {
         #expect(try stowage(["index", "create", "--tag", "team/app:1", Fixtures.path("x86_64.tar"), Fixtures.path("aarch64.tar")]).status == 0)
         #expect(try stowage(["index", "add", "--tag", "team/app:1", Fixtures.path("s390x.tar")]).status == 0)

@@ -247,6 +247,78 @@ import Testing
         #expect(only.plan.items.map(\.reference) == ["team/other:s390x"])
     }
 
+    @Test func syncRefusesNamesThatWouldOverwriteOneDestinationAndKeepsHostsApartOnRequest() throws {
+        let registry = try RegistryServer.started(.http)
+        let proxy = try FaultProxy(upstream: registry.host)
+        // Two registries' images under one repository and tag, and one image under two names.
+        for (archive, name) in [
+            ("x86_64.tar", "quay.io/team/app:v1"), ("aarch64.tar", "ghcr.io/team/app:v1"), ("s390x.tar", "registry.example.com/team/z:1"),
+        ] {
+            #expect(try stowage(["import", "--layout", layout, "--tag", name, Fixtures.path(archive)]).status == 0)
+        }
+        #expect(try stowage(["tag", "--layout", layout, "registry.example.com/team/z:1", "team/z:1"]).status == 0)
+        let amd64 = "sha256:340e505f4c5372b8bd12d7c7a57b66ae41091c3751836835c14d79e90ee15e2c"
+        let arm64 = "sha256:e7288e276dc3d37f7543e98ff1d662548a890d944542cf379977aa28c931912a"
+        let collision = "collision: \(proxy.host)/site/team/app:v1 <- quay.io/team/app:v1 (\(amd64.prefix(19))), ghcr.io/team/app:v1 (\(arm64.prefix(19)))"
+
+        // Refused before anything is sent: one line for the collision, one for the error.
+        let sync = try stowage(["sync", "--layout", layout, "--tls-verify=false", "\(proxy.host)/site"])
+        #expect(sync.status != 0)
+        #expect(sync.stderr.split(separator: "\n").map(String.init) == [
+            collision,
+            "stowage: error: 1 destination would get different images from several layout names, and the last push would win (\(proxy.host)/site/team/app:v1 <- quay.io/team/app:v1, ghcr.io/team/app:v1); keep registry hosts apart with --keep-registry-host, or leave names out with --ref",
+        ], "\(sync.stderr)")
+        #expect(proxy.records.isEmpty, "nothing is sent: \(proxy.records)")
+        for repository in ["site/team/app:v1", "site/team/z:1"] {
+            let absent = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/\(repository)"])
+            #expect(absent.status != 0, "\(repository) was not pushed")
+        }
+
+        // A dry run shows it too, and fails; it only asks.
+        let dryRun = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--dry-run", "\(proxy.host)/site"])
+        #expect(dryRun.status != 0)
+        #expect(dryRun.stderr.contains(collision), "\(dryRun.stderr)")
+        #expect(dryRun.stderr.contains("--keep-registry-host"), "\(dryRun.stderr)")
+        #expect(!dryRun.stdout.contains("team/app:v1 ->"), "a colliding name is not planned: \(dryRun.stdout)")
+        let dryJSON = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--dry-run", "--json", "\(proxy.host)/site"])
+        #expect(dryJSON.status != 0)
+        struct Collisions: Decodable {
+            struct Plan: Decodable { var collisions: [SyncPlanCollision] }
+            struct SyncPlanCollision: Decodable, Equatable { var destination: String; var references: [String]; var digests: [String] }
+            var plan: Plan
+        }
+        let listed = try JSONDecoder().decode(Collisions.self, from: Data(dryJSON.stdout.utf8)).plan.collisions
+        #expect(listed == [.init(destination: "\(proxy.host)/site/team/app:v1", references: ["quay.io/team/app:v1", "ghcr.io/team/app:v1"], digests: [amd64, arm64])])
+        #expect(proxy.records.allSatisfy { $0.method == "HEAD" || ($0.method == "GET" && $0.path == "/v2/") }, "a dry run only asks")
+
+        // Two names of one image going to one destination are harmless: sent once.
+        let same = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--ref", "*team/z:1", "--json", "\(registry.host)/site"])
+        #expect(same.status == 0, "\(same.stderr)")
+        let sameReport = try JSONDecoder().decode(SyncReport.self, from: Data(same.stdout.utf8))
+        #expect(sameReport.plan.items.map(\.destination) == ["\(registry.host)/site/team/z:1"])
+        #expect(sameReport.plan.skipped.contains("team/z:1"))
+
+        // --keep-registry-host sends both, each under its own host.
+        let kept = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--keep-registry-host", "--json", "\(registry.host)/site"])
+        #expect(kept.status == 0, "\(kept.stderr)")
+        let keptReport = try JSONDecoder().decode(SyncReport.self, from: Data(kept.stdout.utf8))
+        #expect(keptReport.plan.items.map(\.destination) == [
+            "\(registry.host)/site/quay.io/team/app:v1", "\(registry.host)/site/ghcr.io/team/app:v1",
+            "\(registry.host)/site/registry.example.com/team/z:1", "\(registry.host)/site/team/z:1",
+        ])
+        for (repository, architecture) in [("quay.io/team/app:v1", "amd64"), ("ghcr.io/team/app:v1", "arm64"), ("team/z:1", "s390x")] {
+            let inspect = try Command.run("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/site/\(repository)"])
+            #expect(inspect.status == 0 && inspect.stdout.contains(#""Architecture": "\#(architecture)""#), "\(repository): \(inspect.stderr)")
+        }
+
+        // A host with a port is no repository component: refused, naming it.
+        #expect(try stowage(["tag", "--layout", layout, "quay.io/team/app:v1", "localhost:5000/team/p:1"]).status == 0)
+        let port = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--keep-registry-host", "--ref", "localhost*", "\(registry.host)/site"])
+        #expect(port.status != 0)
+        #expect(port.stderr.contains("'localhost:5000'") && port.stderr.contains("--ref"), "\(port.stderr)")
+        #expect(port.stderr.split(separator: "\n").count == 1, "\(port.stderr)")
+    }
+
     @Test func pullWhatSkopeoPushedKeepsEveryDigest() throws {
         let registry = try RegistryServer.started(.http)
         let push = try Command.run("skopeo", [

@@ -151,6 +151,20 @@ struct LayoutVerifierTests {
         #expect(report.problems[0].message.contains(sample.arm.descriptor.digest.string))
     }
 
+    @Test(arguments: ["team__x/app:v1", "[::1]:5000/app:v1", "team/app:v1_"])
+    func aNameSkopeoCannotReadIsReported(_ name: String) throws {
+        let sample = try Sample()
+        var index = try sample.fixture.layout.readIndex()
+        var named = sample.arm.descriptor
+        named.refName = name
+        index.manifests.append(named)
+        try Data(JSONCoding.encode(index)).write(to: URL(fileURLWithPath: sample.fixture.layout.indexPath))
+        let report = try sample.verify()
+        #expect(report.problems.map(\.kind) == [.invalidReference])
+        #expect(report.problems.first?.reference == name)
+        #expect(report.problems.first?.message.contains("org.opencontainers.image.ref.name") == true)
+    }
+
     @Test func strayFilesAndOtherAlgorithmsAreListed() throws {
         let sample = try Sample()
         let blobs = sample.fixture.layout.blobs.directory

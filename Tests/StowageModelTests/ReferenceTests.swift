@@ -167,7 +167,8 @@ struct RefNameTests {
             ("localhost:5000/a", "localhost:5000/a:latest"),
             ("localhost:5000/a/b:tag", "localhost:5000/a/b:tag"),
             ("registry.example.com/x:1", "registry.example.com/x:1"),
-            ("a__b", "a__b:latest"),
+            ("a--b", "a--b:latest"),
+            ("A.example.com/team/app:V1_0", "A.example.com/team/app:V1_0"),
         ])
     func userInput(_ input: String, _ expected: String) throws {
         let name = try RefName(userInput: input)
@@ -192,7 +193,7 @@ struct RefNameTests {
     static let validStored: [Input] = [
         "v1.0.0", "latest", "1", "A", "team/app:v1", "team/app:v1.0.0", "localhost:5000/a/b:tag",
         "Registry.Example.com/ns/app:Tag", "app@" + digestText, "a+b", "a--b", "a-b_c.d:e@f+g/h",
-        "a__b:latest", "a-----b:latest",
+        "a--b:latest", "a--b--c:1", "x+y@z:1",
         String(repeating: "a", count: 512),
     ].map(Input.init)
 
@@ -209,6 +210,7 @@ struct RefNameTests {
         "a-", "a.", "a/", "a:", "a@", "a+",
         "a//b", "a::b", "a:/b", "a/:b", "a@@b", "a++b", "a+/b",
         "ä", "app:täg", "a\\b", "a*b", "a#b", "a%2fb",
+        "a__b:latest", "a---b:latest", "a-----b:latest", "[::1]:5000/app:1",
         String(repeating: "a", count: 513),
     ].map(Input.init)
 
@@ -229,17 +231,33 @@ struct RefNameTests {
 
     @Test(
         "every name RefName(userInput:) makes is accepted by RefName(stored:)",
-        arguments: ["app", "team/app:v1", "localhost:5000/a/b:tag", "a__b", "a-----b", "[::1]:5000/app:1"])
+        arguments: ["app", "team/app:v1", "localhost:5000/a/b:tag", "a--b", "a.b-c_d", "registry.example.com/x/y:1.0"])
     func userInputNamesAreStorable(_ input: String) throws {
         let name = try RefName(userInput: input)
         #expect(throws: Never.self) { try RefName(stored: name.value) }
     }
 
-    @Test("every name RefName(userInput:) makes from a DNS host is accepted by RefName(stored:)",
-          arguments: ["app", "team/app:v1", "localhost:5000/a/b:tag", "a__b", "a-----b", "registry.example.com/x/y:1.0"])
-    func userInputNamesAreStorableWithoutIPv6(_ input: String) throws {
-        let name = try RefName(userInput: input)
-        #expect(throws: Never.self) { try RefName(stored: name.value) }
+    /// Valid docker references that skopeo's `oci:` transport refuses ("Invalid image team/app:v1_").
+    static let dockerButNotOCI = [
+        "team/app:v1_", "team/app:v1-", "team/app:_x", "team/app:v1..2", "team__x/app:v1", "[::1]:5000/app:v1",
+        "a---b:1", "team/app:v1__2", "team/app:v1.-2",
+    ]
+
+    @Test("RefName(userInput:) refuses docker references outside the OCI ref.name grammar, showing it", arguments: dockerButNotOCI)
+    func userInputOutsideOCIGrammar(_ input: String) throws {
+        #expect(throws: Never.self) { try Reference(parsing: input) }
+        let error = try #require(stowageError { _ = try RefName(userInput: input) })
+        #expect(error.code == .invalidReference)
+        #expect(error.message.contains("'\(input)'"))
+        #expect(error.message.contains(RefName.grammar))
+        #expect(!error.message.contains("\n"))
+    }
+
+    @Test("RefName(stored:) refuses the same names, showing the grammar", arguments: dockerButNotOCI)
+    func storedOutsideOCIGrammar(_ input: String) throws {
+        let error = try #require(stowageError { _ = try RefName(stored: input) })
+        #expect(error.message.contains(RefName.grammar))
+        #expect(!error.message.contains("\n"))
     }
 
     @Test("RefName orders by value")
