@@ -199,13 +199,27 @@ public final class RegistryClient: Sendable {
 
     /// Sends a request once (answering an auth challenge and following redirects)
     /// and returns the response; statuses are for the caller to judge.
+    ///
+    /// Credentials go only to the registry's own authority (scheme, host and port):
+    /// a request to another place (a redirect, an upload `Location` elsewhere) is sent
+    /// without them, and a 401 from there is an error, never a challenge to answer.
+    /// Leaving https for plain http is refused unless `--tls-verify=false`.
     func send(_ request: Request) async throws -> HTTPClientResponse {
+        let registry = Self.authority(of: try await baseURL())
         var url = try await absoluteURL(request.url)
-        var authorization = try await authorizationHeader(for: request.scope)
+        try checkDowngrade(to: url, request)
+        var authorization = Self.authority(of: url) == registry ? try await authorizationHeader(for: request.scope) : nil
         var answeredChallenge = false
         var redirects = 0
         while true {
             let response = try await sendOnce(request, url: url, authorization: authorization)
+            if response.status == .unauthorized, Self.authority(of: url) != registry {
+                _ = try? await response.body.collect(upTo: 1 << 20)
+                throw StowageError(
+                    .authentication,
+                    "registry \(host): \(request.what) led to \(Self.hostAndPort(of: url)), which asks for credentials (401); "
+                        + "Stowage sends the registry's credentials only to the registry")
+            }
             if response.status == .unauthorized, !answeredChallenge {
                 answeredChallenge = true
                 _ = try? await response.body.collect(upTo: 1 << 20)
@@ -230,12 +244,22 @@ public final class RegistryClient: Sendable {
                 redirects += 1
                 let next = Self.resolve(location, against: url)
                 // The registry's credentials are for the registry, not for blob storage elsewhere.
-                if Self.authority(of: next) != Self.authority(of: url) { authorization = nil }
+                try checkDowngrade(to: next, request)
+                if Self.authority(of: next) != registry { authorization = nil }
                 url = next
                 continue
             }
             return response
         }
+    }
+
+    /// Refuses to leave TLS for plain HTTP (a redirect, an upload location) unless `--tls-verify=false`.
+    private func checkDowngrade(to url: String, _ request: Request) throws {
+        guard options.tlsVerify, url.hasPrefix("http://") else { return }
+        throw StowageError(
+            .authentication,
+            "registry \(host): \(request.what) would go to \(Self.hostAndPort(of: url)) over plain http; "
+                + "Stowage refuses to leave TLS (pass --tls-verify=false to allow it)")
     }
 
     private func sendOnce(_ request: Request, url: String, authorization: String?) async throws -> HTTPClientResponse {
@@ -329,6 +353,12 @@ public final class RegistryClient: Sendable {
         guard let realm = challenge.realm, let realmURL = URL(string: realm), realmURL.scheme != nil else {
             throw StowageError(.authentication, "registry \(host) sent a Bearer challenge without a usable realm")
         }
+        if realmURL.scheme == "http", options.tlsVerify, credential != nil {
+            throw StowageError(
+                .authentication,
+                "registry \(host) sends credentials to the token service \(Self.hostAndPort(of: realm)) over plain http; "
+                    + "Stowage refuses to send them in clear (pass --tls-verify=false to allow it)")
+        }
         let scopes = scope.map { "repository:\($0.repository):\($0.actions)" }
         var request: HTTPClientRequest
         switch credential {
@@ -403,7 +433,15 @@ public final class RegistryClient: Sendable {
 
     static func authority(of url: String) -> String {
         guard let parsed = URL(string: url) else { return url }
-        return "\(parsed.scheme ?? ""):\(parsed.host ?? ""):\(parsed.port ?? -1)"
+        let scheme = parsed.scheme?.lowercased() ?? ""
+        let port = parsed.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : -1)
+        return "\(scheme):\(parsed.host?.lowercased() ?? ""):\(port)"
+    }
+
+    /// `HOST[:PORT]` of a URL, for messages.
+    static func hostAndPort(of url: String) -> String {
+        guard let parsed = URL(string: url), let host = parsed.host else { return url }
+        return parsed.port.map { "\(host):\($0)" } ?? host
     }
 
     static func parseRetryAfter(_ value: String) -> Double? {
