@@ -60,7 +60,10 @@ let package = Package(
         ),
         .target(
             name: "StowageTestSupport",
-            dependencies: ["StowageModel", "StowageLayout", "StowageArchive"],
+            dependencies: [
+                "StowageModel", "StowageLayout", "StowageArchive",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Tests/StowageTestSupport"
         ),
         .testTarget(name: "StowageModelTests", dependencies: ["StowageModel"]),

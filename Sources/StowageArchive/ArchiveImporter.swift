@@ -155,7 +155,7 @@ public struct ArchiveImporter {
             throw StowageError(.invalidArchive, "\(archive): entry index.json lists no images")
         }
         return try index.manifests.map { entry in
-            try checkReachable(entry, from: "index.json", scan: scan, needed: &needed, depth: 0)
+            try checkReachable(entry, from: "index.json", listedAsManifest: true, scan: scan, needed: &needed, depth: 0)
             var descriptor = entry
             descriptor.refName = nil
             descriptor.annotations?[Descriptor.containerdNameAnnotation] = nil
@@ -188,8 +188,12 @@ public struct ArchiveImporter {
     /// Checks that a descriptor's blob is in the archive or the layout with the declared
     /// size, and, for manifests and indexes, that each is what its descriptor says and
     /// that everything it references is there too, recursively.
+    /// A descriptor `listedAsManifest` (an index entry) whose media type is no document
+    /// Stowage knows, but whose bytes may reference content, is refused: what it
+    /// references could not be linked, checked or kept by gc.
     private func checkReachable(
-        _ descriptor: Descriptor, from parent: String, scan: ArchiveScan, needed: inout Set<Digest>, depth: Int
+        _ descriptor: Descriptor, from parent: String, listedAsManifest: Bool = false, scan: ArchiveScan,
+        needed: inout Set<Digest>, depth: Int
     ) throws {
         let archive = scan.archive
         let digest = descriptor.digest
@@ -207,7 +211,16 @@ public struct ArchiveImporter {
             throw StowageError(.invalidArchive, "\(archive): \(parent) declares blob \(digest) as \(descriptor.size) bytes, but it is \(size) bytes")
         }
         needed.insert(digest)
-        guard ContentDocument.isDocument(descriptor.mediaType) else { return }
+        guard ContentDocument.isDocument(descriptor.mediaType) else {
+            if listedAsManifest, size <= Int64(BlobStore.maxDocumentSize),
+                let bytes = try? scan.readDocument(digest, layout: layout), ContentDocument.mayReferenceContent(bytes)
+            {
+                throw StowageError(
+                    .invalidArchive,
+                    "\(archive): \(parent) lists \(digest) as \(descriptor.mediaType), a media type Stowage cannot walk, so what it references cannot be imported")
+            }
+            return
+        }
         guard depth <= ContentDocument.maxDepth else {
             throw StowageError(.invalidArchive, "\(archive): \(parent) nests indexes more than \(ContentDocument.maxDepth) levels deep")
         }
@@ -219,8 +232,10 @@ public struct ArchiveImporter {
             throw StowageError(.invalidArchive, error.message, cause: error.cause)
         }
         let place = descriptor.mediaType.isIndex ? "index \(digest)" : "manifest \(digest)"
-        for (child, _) in document.requiredReferences {
-            try checkReachable(child, from: place, scan: scan, needed: &needed, depth: depth + 1)
+        for (child, role) in document.requiredReferences {
+            try checkReachable(
+                child, from: place, listedAsManifest: role == .manifest || role == .index, scan: scan,
+                needed: &needed, depth: depth + 1)
         }
         if case .manifest(let manifest) = document, manifest.config.mediaType.isImageConfig {
             _ = try JSONCoding.decode(

@@ -120,7 +120,7 @@ public struct RegistryPuller: Sendable {
                 }
                 try await store(child, bytes: childBytes, from: source, client: client, depth: depth + 1)
             }
-        case .manifest:
+        case .manifest, .artifact:
             try await fetchBlobs(document.requiredReferences.map(\.descriptor), from: source, client: client)
         }
         if try !layout.blobs.containsRefreshing(descriptor.digest) {

@@ -195,6 +195,10 @@ public struct LayoutVerifier: Sendable {
                 problems.append(VerifyProblem(
                     kind: .invalidDocument, blob: digest.string, references: references, path: relative(path),
                     message: "\(Self.describe(edges)) nests indexes more than \(ContentGraph.maxDepth) levels deep"))
+            case .unwalkable(let mediaType):
+                problems.append(VerifyProblem(
+                    kind: .invalidDocument, blob: digest.string, references: references, path: relative(path),
+                    message: "\(Self.describe(edges)) has the media type \(mediaType), which Stowage cannot walk, so what it references is unchecked and gc refuses to run"))
             }
         }
 

@@ -76,6 +76,9 @@ public enum DocumentIssue: Sendable, Equatable {
     case unreadable(String)
     /// Indexes nest deeper than a walk follows.
     case tooDeep
+    /// Listed as a manifest, of a media type Stowage cannot walk, and its JSON has
+    /// fields that may reference other content: what it references is unknown.
+    case unwalkable(MediaType)
 
     /// What is wrong, to follow the document's name in a sentence ("is missing").
     public var explanation: String {
@@ -87,6 +90,7 @@ public enum DocumentIssue: Sendable, Equatable {
         case .invalid(let reason): "cannot be parsed (\(reason))"
         case .unreadable(let reason): "cannot be read (\(reason))"
         case .tooDeep: "nests indexes more than \(ContentGraph.maxDepth) levels deep"
+        case .unwalkable(let mediaType): "has the media type \(mediaType), which Stowage cannot walk"
         }
     }
 }
@@ -135,9 +139,11 @@ public struct ContentGraph: Sendable {
         }
     }
 
-    /// Walks everything `roots` reach in `blobs`.
-    public static func walk(_ blobs: BlobStore, roots: [ReachabilityRoot]) -> ContentGraph {
-        var walker = Walker(blobs: blobs)
+    /// Walks everything `roots` reach in `blobs`. With `followSubjects: false` a
+    /// document's `subject` is listed as an edge but not walked: a referrer does not
+    /// keep its subject alive (gc), while verify checks subjects too.
+    public static func walk(_ blobs: BlobStore, roots: [ReachabilityRoot], followSubjects: Bool = true) -> ContentGraph {
+        var walker = Walker(blobs: blobs, followSubjects: followSubjects)
         var graph = ContentGraph(roots: roots)
         for root in roots {
             var visited = Set<Digest>()
@@ -155,13 +161,18 @@ public struct ContentGraph: Sendable {
     /// Reads each document once however many roots reach it.
     private struct Walker {
         let blobs: BlobStore
+        let followSubjects: Bool
         /// Parsed documents; nil for one that could not be read.
         var cache: [Digest: ContentDocument?] = [:]
 
         mutating func visit(_ edge: ContentEdge, depth: Int, visited: inout Set<Digest>, graph: inout ContentGraph) {
             graph.edges.append(edge)
             let descriptor = edge.descriptor
-            guard ContentDocument.isDocument(descriptor.mediaType) else { return }
+            guard ContentDocument.isDocument(descriptor.mediaType) else {
+                if [.entry, .manifest, .index].contains(edge.role) { checkOpaque(descriptor, graph: &graph) }
+                return
+            }
+            if edge.role == .subject && !followSubjects { return }
             // Content addressing rules out cycles; this keeps a root's walk from repeating work.
             guard visited.insert(descriptor.digest).inserted else { return }
             guard depth <= ContentGraph.maxDepth else {
@@ -175,6 +186,20 @@ public struct ContentGraph: Sendable {
                 visit(ContentEdge(descriptor: child, role: role, parent: descriptor.digest, root: edge.root),
                       depth: depth + 1, visited: &visited, graph: &graph)
             }
+        }
+
+        /// A descriptor listed where a manifest belongs but of a media type that is no
+        /// known document: if its bytes look like a document that references content,
+        /// the walk cannot tell what it keeps alive, which must not pass for "nothing".
+        func checkOpaque(_ descriptor: Descriptor, graph: inout ContentGraph) {
+            let path = blobs.path(of: descriptor.digest)
+            guard graph.documentIssues[descriptor.digest] == nil,
+                let st = try? FileSystem.status(path), (st.st_mode & S_IFMT) == S_IFREG,
+                Int64(st.st_size) <= Int64(BlobStore.maxDocumentSize),
+                let bytes = try? FileSystem.readFile(path, limit: BlobStore.maxDocumentSize, followLinks: false),
+                ContentDocument.mayReferenceContent(bytes)
+            else { return }
+            graph.documentIssues[descriptor.digest] = .unwalkable(descriptor.mediaType)
         }
 
         /// Reads, hashes and decodes a document, recording why when it cannot.

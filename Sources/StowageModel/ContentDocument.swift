@@ -25,13 +25,33 @@ public enum ContentDocument: Sendable, Equatable {
     case index(Index)
     /// An OCI image manifest (artifacts included) or a Docker schema 2 manifest.
     case manifest(Manifest)
+    /// An OCI 1.1-rc artifact manifest (`blobs`, no config).
+    case artifact(ArtifactManifest)
 
     /// How deep indexes may nest below a root: deeper graphs are refused everywhere alike.
     public static let maxDepth = 8
 
     /// Whether a descriptor of this media type points at a document with children.
     public static func isDocument(_ mediaType: MediaType) -> Bool {
-        mediaType.isIndex || mediaType.isManifest
+        mediaType.isIndex || mediaType.isManifest || mediaType == .ociArtifactManifest
+    }
+
+    /// Fields through which a JSON document may reference other content: a document of
+    /// a media type Stowage does not know that has one of them cannot be walked, and
+    /// what it references must not be taken for unreferenced.
+    public static let referencingFields: Set<String> = [
+        "manifests", "config", "layers", "blobs", "subject", "fsLayers",
+    ]
+
+    /// Whether `bytes` is a JSON object with a field that may reference other content
+    /// (`manifests`, `config`, `layers`, `blobs`, `subject`, Docker schema 1 `fsLayers`).
+    /// False for anything that is not a JSON object.
+    public static func mayReferenceContent(_ bytes: [UInt8]) -> Bool {
+        guard let first = bytes.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }),
+            first == UInt8(ascii: "{"),
+            let object = try? JSONCoding.decode([String: JSONValue].self, from: bytes, what: "document")
+        else { return false }
+        return !referencingFields.isDisjoint(with: object.keys)
     }
 
     /// Parses the document that a descriptor of media type `mediaType` points at.
@@ -54,6 +74,8 @@ public enum ContentDocument: Sendable, Equatable {
         }
         if mediaType.isIndex {
             self = .index(try JSONCoding.decode(Index.self, from: bytes, what: what))
+        } else if mediaType == .ociArtifactManifest {
+            self = .artifact(try JSONCoding.decode(ArtifactManifest.self, from: bytes, what: what))
         } else {
             self = .manifest(try JSONCoding.decode(Manifest.self, from: bytes, what: what))
         }
@@ -70,6 +92,7 @@ public enum ContentDocument: Sendable, Equatable {
         switch self {
         case .index(let index): index.subject
         case .manifest(let manifest): manifest.subject
+        case .artifact(let artifact): artifact.subject
         }
     }
 
@@ -77,7 +100,17 @@ public enum ContentDocument: Sendable, Equatable {
     public var artifactType: String? {
         switch self {
         case .index(let index): index.artifactType
-        case .manifest(let manifest): manifest.artifactType
+        case .manifest(let manifest): manifest.artifactType ?? manifest.configArtifactType
+        case .artifact(let artifact): artifact.artifactType
+        }
+    }
+
+    /// The document's annotations.
+    public var annotations: [String: String]? {
+        switch self {
+        case .index(let index): index.annotations
+        case .manifest(let manifest): manifest.annotations
+        case .artifact(let artifact): artifact.annotations
         }
     }
 
@@ -91,6 +124,8 @@ public enum ContentDocument: Sendable, Equatable {
             out = index.manifests.map { ($0, $0.mediaType.isIndex ? .index : .manifest) }
         case .manifest(let manifest):
             out = [(manifest.config, .config)] + manifest.layers.map { ($0, .layer) }
+        case .artifact(let artifact):
+            out = artifact.blobs.map { ($0, .layer) }
         }
         if let subject { out.append((subject, .subject)) }
         return out

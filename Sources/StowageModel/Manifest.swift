@@ -32,6 +32,13 @@ public struct Manifest: Hashable, Sendable, Codable {
         self.annotations = annotations
     }
 
+    /// The artifact type an OCI 1.1 manifest without `artifactType` implies: its config's
+    /// media type, unless that is an image config or the empty descriptor.
+    public var configArtifactType: String? {
+        guard !config.mediaType.isImageConfig, config.mediaType != .ociEmpty else { return nil }
+        return config.mediaType.rawValue
+    }
+
     private static let known: Set<String> = [
         "schemaVersion", "mediaType", "artifactType", "config", "layers", "subject", "annotations",
     ]

@@ -37,6 +37,8 @@ public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let ociLayerZstd: MediaType = "application/vnd.oci.image.layer.v1.tar+zstd"
     /// OCI empty descriptor (`{}`), used by artifacts.
     public static let ociEmpty: MediaType = "application/vnd.oci.empty.v1+json"
+    /// OCI 1.1-rc artifact manifest (`blobs`, no config), still written by older oras.
+    public static let ociArtifactManifest: MediaType = "application/vnd.oci.artifact.manifest.v1+json"
     /// Docker schema 2 manifest.
     public static let dockerManifest: MediaType = "application/vnd.docker.distribution.manifest.v2+json"
     /// Docker schema 2 manifest list.

@@ -229,3 +229,35 @@ struct GracePeriodTests {
         #expect(GracePeriod.format(0.25) == "250ms")
     }
 }
+
+@Suite("gc and verify never pass over a document they cannot walk")
+struct UnwalkableDocumentTests {
+    @Test func gcRefusesAndVerifyReportsADocumentOfAnUnknownMediaType() throws {
+        let fixture = try IntegrityLayout()
+        // Opaque bytes listed as an entry reference nothing: no reason to refuse.
+        let (opaque, opaqueSize) = try fixture.layout.blobs.write(Array("just bytes".utf8))
+        try fixture.name(Descriptor(mediaType: "application/x-tar", digest: opaque, size: opaqueSize), "team/blob:1")
+        #expect(try GarbageCollector(layout: fixture.layout, grace: 0).collect().removedBlobs.isEmpty)
+        #expect(try LayoutVerifier(root: fixture.root).verify().clean)
+
+        let layer = pseudoRandomBytes(100, seed: 9)
+        let (layerDigest, _) = try fixture.layout.blobs.write(layer)
+        let mediaType: MediaType = "application/vnd.example.bundle.v1+json"
+        let bytes = Array(#"{"schemaVersion":2,"mediaType":"\#(mediaType)","layers":[{"mediaType":"application/octet-stream","digest":"\#(layerDigest)","size":100}]}"#.utf8)
+        let (digest, size) = try fixture.layout.blobs.write(bytes)
+        try fixture.name(Descriptor(mediaType: mediaType, digest: digest, size: size), "team/bundle:1")
+        let before = fixture.blobNames()
+
+        let error = try #require(throws: StowageError.self) { try GarbageCollector(layout: fixture.layout, grace: 0).collect() }
+        #expect(error.message.contains("gc removed nothing"))
+        #expect(error.message.contains(digest.string))
+        #expect(error.message.contains(mediaType.rawValue))
+        #expect(fixture.blobNames() == before)
+
+        let report = try LayoutVerifier(root: fixture.root).verify()
+        #expect(!report.clean)
+        let problem = try #require(report.problems.first { $0.blob == digest.string })
+        #expect(problem.kind == .invalidDocument)
+        #expect(problem.message.contains("cannot walk"))
+    }
+}
