@@ -32,6 +32,21 @@ public struct GCReport: Sendable, Codable, Equatable {
     public var keptYoungBlobs: Int
     /// Temporary entries kept because they are younger than the grace period.
     public var keptYoungTemporaryFiles: Int
+    /// Referrer entries of `index.json` removed because their subject is no longer
+    /// reachable from a named image (or, with `--dry-run`, that would be).
+    public var removedReferrers: [RemovedReferrer] = []
+
+    /// A referrer entry gc took out of `index.json`.
+    public struct RemovedReferrer: Sendable, Codable, Equatable {
+        /// The referrer's digest.
+        public var digest: String
+        /// Its name, for a cosign tag.
+        public var reference: String?
+        /// The digest it referred to.
+        public var subject: String
+        /// How it was linked.
+        public var link: ReferrerLink
+    }
 }
 
 /// Removes blobs no reference reaches and stale temporary files.
@@ -81,26 +96,48 @@ public struct GarbageCollector {
     private func markAndSweep() throws -> GCReport {
         let now = clock()
         let index = try layout.readIndex()
-        let graph = ContentGraph.walk(layout.blobs, roots: ReachabilityRoot.entries(of: index))
-        if let (edge, issue) = graph.blockingIssues.first {
-            throw StowageError(
-                .invalidLayout,
-                "gc removed nothing: \(edge.summary) \(issue.explanation), so what it references is unknown; run `stowage verify`")
-        }
+        // Referrers are kept by their subject, not by their own entry: walk what names and
+        // other entries reach (without following subjects), then add each referrer whose
+        // subject is reached, until no more are (the signature of an SBOM of an image).
+        let classified = LayoutReferrers(index: index, blobs: layout.blobs)
+        var graph = ContentGraph.walk(
+            layout.blobs, roots: classified.roots.map(ReachabilityRoot.init(entry:)), followSubjects: false)
+        try Self.refuseUnwalkable(graph)
         var reachable = graph.reachable
+        var pending = classified.links
+        while true {
+            let ready = pending.filter { reachable.contains($0.subject) || isYoungEntry($0.entry, now: now) }
+            guard !ready.isEmpty else { break }
+            pending.removeAll { ready.contains($0) }
+            graph = ContentGraph.walk(
+                layout.blobs, roots: ready.map { ReachabilityRoot(entry: $0.entry) }, followSubjects: false)
+            try Self.refuseUnwalkable(graph)
+            reachable.formUnion(graph.reachable)
+        }
+        let reachableFromEntries = reachable
+        let orphans = pending
+        if !orphans.isEmpty && !dryRun {
+            // gc holds the index lock: no writer can have changed index.json since it was read.
+            var updated = index
+            updated.manifests.removeAll { entry in orphans.contains { $0.entry == entry } }
+            try layout.replaceFile(layout.indexPath, with: JSONCoding.encode(updated))
+        }
         let directory = layout.blobs.directory
         let names = FileSystem.isDirectory(directory) ? try FileSystem.listDirectory(directory) : []
         // A young manifest or index keeps everything it reaches, however old: the grace
         // period protects whole graphs, never half of one.
         let youngRoots = try youngDocuments(names, excluding: reachable, now: now)
-        let keptForYoungRoots = ContentGraph.walk(layout.blobs, roots: youngRoots).reachable.subtracting(reachable)
+        let keptForYoungRoots = ContentGraph.walk(layout.blobs, roots: youngRoots, followSubjects: false).reachable.subtracting(reachable)
         reachable.formUnion(keptForYoungRoots)
         var report = GCReport(
             dryRun: dryRun, graceSeconds: grace, reachableBlobs: reachable.count, removedBlobs: [],
             removedTemporaryFiles: [], bytesFreed: 0, keptYoungBlobs: 0, keptYoungTemporaryFiles: 0)
 
         report.keptYoungBlobs = keptForYoungRoots.count
-        report.reachableBlobs = graph.reachable.count
+        report.reachableBlobs = reachableFromEntries.count
+        report.removedReferrers = orphans.map {
+            .init(digest: $0.entry.digest.string, reference: $0.entry.refName, subject: $0.subject.string, link: $0.link)
+        }
         var removedAny = false
         for name in names.sorted() {
             // Files not named by a digest are not Stowage's to remove; `verify` lists them.
@@ -137,6 +174,21 @@ public struct GarbageCollector {
             report.bytesFreed += size
         }
         return report
+    }
+
+    private static func refuseUnwalkable(_ graph: ContentGraph) throws {
+        if let (edge, issue) = graph.blockingIssues.first {
+            throw StowageError(
+                .invalidLayout,
+                "gc removed nothing: \(edge.summary) \(issue.explanation), so what it references is unknown; run `stowage verify`")
+        }
+    }
+
+    /// Whether a referrer entry's manifest was written or linked within the grace period:
+    /// its subject may be on its way (a writer whose locks do not work), so it stays.
+    private func isYoungEntry(_ entry: Descriptor, now: Double) -> Bool {
+        guard grace > 0, let st = try? FileSystem.status(layout.blobs.path(of: entry.digest)) else { return false }
+        return isYoung(st, now: now)
     }
 
     /// The unreachable blobs younger than the grace period that are manifests or

@@ -13,14 +13,17 @@ public struct ImageSummary: Sendable, Codable, Equatable {
     public var size: Int64
     /// `os/arch[/variant]` of the image, or of each entry of an index.
     public var platforms: [String]
+    /// For a referrer entry (signature, SBOM, attestation), the digest it refers to.
+    public var referrerOf: String?
 
     /// Creates a summary.
-    public init(reference: String?, digest: String, mediaType: String, size: Int64, platforms: [String]) {
+    public init(reference: String?, digest: String, mediaType: String, size: Int64, platforms: [String], referrerOf: String? = nil) {
         self.reference = reference
         self.digest = digest
         self.mediaType = mediaType
         self.size = size
         self.platforms = platforms
+        self.referrerOf = referrerOf
     }
 }
 
@@ -85,8 +88,15 @@ extension Layout {
     /// Every entry of `index.json`, with its platforms.
     /// Platforms that need documents read (layouts written by other tools) are looked up
     /// in parallel: on a cold cache, reading thousands of small files one by one is slow.
-    public func summaries() throws -> [ImageSummary] {
-        let entries = try readIndex().manifests
+    /// Unnamed referrer entries are left out unless `includeReferrers`; cosign tags,
+    /// being names, are always listed.
+    public func summaries(includeReferrers: Bool = false) throws -> [ImageSummary] {
+        let index = try readIndex()
+        let referrers = LayoutReferrers(index: index, blobs: blobs)
+        let subjectOf = Dictionary(referrers.links.map { ($0.entry, $0.subject) }, uniquingKeysWith: { first, _ in first })
+        let entries = index.manifests.filter { entry in
+            includeReferrers || entry.refName != nil || subjectOf[entry] == nil
+        }
         // More threads than cores: the work is waiting on the disk, not computing.
         let platforms = parallelMap(entries, width: 8) { entry in
             Result { try self.platforms(of: entry).map(\.description) }
@@ -94,7 +104,7 @@ extension Layout {
         return try entries.enumerated().map { position, entry in
             ImageSummary(
                 reference: entry.refName, digest: entry.digest.string, mediaType: entry.mediaType.rawValue,
-                size: entry.size, platforms: try platforms[position].get())
+                size: entry.size, platforms: try platforms[position].get(), referrerOf: subjectOf[entry]?.string)
         }
     }
 

@@ -41,6 +41,7 @@ public struct LayoutVerifier: Sendable {
         }
         var problems: [VerifyProblem] = []
         var notes: [String] = []
+        var warnings: [String] = []
         checkLayoutFile(&problems)
         let index = readIndex(&problems)
         if let index { checkReferences(index, &problems) }
@@ -51,7 +52,7 @@ public struct LayoutVerifier: Sendable {
         let groups = graph.edgesByDigest
         let edgesOf = Dictionary(uniqueKeysWithValues: groups.map { ($0.digest, $0.edges) })
         for (digest, edges) in groups {
-            checkBlob(digest, edges: edges, graph: graph, hashLater: &work, problems: &blobProblems, notes: &notes)
+            checkBlob(digest, edges: edges, graph: graph, hashLater: &work, problems: &blobProblems, warnings: &warnings)
         }
         var bytesHashed = graph.documentSizes.values.reduce(0, +)
         if !fast {
@@ -79,6 +80,13 @@ public struct LayoutVerifier: Sendable {
         problems += blobProblems.enumerated()
             .sorted { ($0.element.blob ?? "", $0.offset) < ($1.element.blob ?? "", $1.offset) }
             .map(\.element)
+        if let index {
+            for link in LayoutReferrers(index: index, blobs: blobs).links where link.link == .cosignTag {
+                if (try? blobs.contains(link.subject)) != true {
+                    warnings.append("referrer \(link.entry.refName ?? link.entry.digest.string) (cosign tag) refers to \(link.subject), which is not in the layout; `stowage gc` removes it")
+                }
+            }
+        }
         let unreferenced = listBlobDirectories(reachable: graph.reachable, &problems)
         if unreferenced > 0 {
             notes.append("\(unreferenced) blob\(unreferenced == 1 ? " is" : "s are") not referenced by any image; `stowage gc` removes them")
@@ -87,7 +95,7 @@ public struct LayoutVerifier: Sendable {
             layout: root, clean: problems.isEmpty, images: index?.manifests.count ?? 0,
             references: index?.manifests.filter { $0.refName != nil }.count ?? 0,
             blobsChecked: graph.reachable.count, hashed: !fast, bytesHashed: bytesHashed,
-            unreferencedBlobs: unreferenced, problems: problems, notes: notes)
+            unreferencedBlobs: unreferenced, problems: problems, notes: notes, warnings: warnings)
     }
 
     // MARK: - oci-layout and index.json
@@ -159,7 +167,7 @@ public struct LayoutVerifier: Sendable {
     /// that points at it; queues it for hashing unless it is a document (already hashed).
     private func checkBlob(
         _ digest: Digest, edges: [ContentEdge], graph: ContentGraph,
-        hashLater: inout [(digest: Digest, size: Int64)], problems: inout [VerifyProblem], notes: inout [String]
+        hashLater: inout [(digest: Digest, size: Int64)], problems: inout [VerifyProblem], warnings: inout [String]
     ) {
         let path = blobs.path(of: digest)
         let references = Self.roots(edges)
@@ -167,7 +175,7 @@ public struct LayoutVerifier: Sendable {
             let subjectsOnly = edges.allSatisfy { $0.role == .subject }
             switch issue {
             case .missing where subjectsOnly:
-                notes.append("\(Self.describe(edges)) is not in the layout; a referrer may point at an image the layout does not hold")
+                warnings.append("\(Self.describe(edges)) is not in the layout: the referrer's subject is absent")
                 return
             case .missing:
                 problems.append(VerifyProblem(
@@ -218,7 +226,7 @@ public struct LayoutVerifier: Sendable {
             guard let st else {
                 if edges.allSatisfy(\.mayBeAbsent) { return }
                 if edges.allSatisfy({ $0.role == .subject }) {
-                    notes.append("\(Self.describe(edges)) is not in the layout; a referrer may point at an image the layout does not hold")
+                    warnings.append("\(Self.describe(edges)) is not in the layout: the referrer's subject is absent")
                     return
                 }
                 problems.append(VerifyProblem(

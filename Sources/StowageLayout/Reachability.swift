@@ -141,7 +141,8 @@ public struct ContentGraph: Sendable {
 
     /// Walks everything `roots` reach in `blobs`. With `followSubjects: false` a
     /// document's `subject` is listed as an edge but not walked: a referrer does not
-    /// keep its subject alive (gc), while verify checks subjects too.
+    /// keep its subject alive (gc), while verify checks subjects too. An unfollowed
+    /// subject is no edge of the graph.
     public static func walk(_ blobs: BlobStore, roots: [ReachabilityRoot], followSubjects: Bool = true) -> ContentGraph {
         var walker = Walker(blobs: blobs, followSubjects: followSubjects)
         var graph = ContentGraph(roots: roots)
@@ -166,13 +167,14 @@ public struct ContentGraph: Sendable {
         var cache: [Digest: ContentDocument?] = [:]
 
         mutating func visit(_ edge: ContentEdge, depth: Int, visited: inout Set<Digest>, graph: inout ContentGraph) {
+            // An unfollowed subject is not reached: what a referrer points at is not kept by it.
+            if edge.role == .subject && !followSubjects { return }
             graph.edges.append(edge)
             let descriptor = edge.descriptor
             guard ContentDocument.isDocument(descriptor.mediaType) else {
                 if [.entry, .manifest, .index].contains(edge.role) { checkOpaque(descriptor, graph: &graph) }
                 return
             }
-            if edge.role == .subject && !followSubjects { return }
             // Content addressing rules out cycles; this keeps a root's walk from repeating work.
             guard visited.insert(descriptor.digest).inserted else { return }
             guard depth <= ContentGraph.maxDepth else {

@@ -72,6 +72,9 @@ public struct VerifyReport: Sendable, Codable, Equatable {
     public var unreferencedBlobs: Int
     /// Every problem found, in a stable order.
     public var problems: [VerifyProblem]
-    /// Observations that are not problems (a referrer whose subject is absent, unreferenced blobs).
+    /// Observations that are not problems (unreferenced blobs).
     public var notes: [String]
+    /// Things that pass verification but deserve attention: a referrer (signature, SBOM,
+    /// attestation) whose subject the layout does not hold.
+    public var warnings: [String] = []
 }

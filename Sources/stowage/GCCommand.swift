@@ -11,7 +11,9 @@ struct GCCommand: ParsableCommand {
             and keeps new ones and index.json edits out while it marks and sweeps. Blobs and
             temporary files younger than --grace are kept as well, in case a writer on another
             machine could not take the lock. Nothing is removed when a manifest or index is
-            missing or corrupt; run `stowage verify` to see why.
+            missing or corrupt; run `stowage verify` to see why. A referrer (signature, SBOM,
+            attestation) stays while its subject is reachable from a named image; when the
+            subject goes, gc removes the referrer's index.json entry and its blobs.
             """)
 
     @OptionGroup var options: LayoutOptions
@@ -37,6 +39,9 @@ struct GCCommand: ParsableCommand {
         }
         let verb = dryRun ? "would remove" : "removed"
         for item in report.removedBlobs { Output.line("\(verb) blob \(item.digest ?? item.path) (\(Output.size(item.size)))") }
+        for referrer in report.removedReferrers {
+            Output.line("\(verb) referrer \(referrer.reference ?? referrer.digest) of \(referrer.subject) (its subject is gone)")
+        }
         for item in report.removedTemporaryFiles { Output.line("\(verb) temporary \(item.path) (\(Output.size(item.size)))") }
         var summary = "\(dryRun ? "gc --dry-run" : "gc"): \(verb) \(report.removedBlobs.count) blob\(report.removedBlobs.count == 1 ? "" : "s")"
             + " and \(report.removedTemporaryFiles.count) temporary file\(report.removedTemporaryFiles.count == 1 ? "" : "s"),"

@@ -12,8 +12,11 @@ struct ListCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    @Flag(name: .long, help: "Also list unnamed referrer entries (signatures, SBOMs, attestations).")
+    var all = false
+
     func run() throws {
-        let summaries = try options.open().summaries()
+        let summaries = try options.open().summaries(includeReferrers: all)
         if json {
             try Output.json(summaries)
             return
@@ -21,7 +24,7 @@ struct ListCommand: ParsableCommand {
         let rows = [["REFERENCE", "DIGEST", "TYPE", "SIZE", "PLATFORMS"]]
             + summaries.map { summary in
                 [
-                    summary.reference ?? "<none>", summary.digest, Output.kind(summary.mediaType),
+                    summary.reference ?? (summary.referrerOf.map { "<referrer of \($0.prefix(19))>" } ?? "<none>"), summary.digest, Output.kind(summary.mediaType),
                     Output.size(summary.size), summary.platforms.joined(separator: ","),
                 ]
             }

@@ -30,6 +30,7 @@ struct VerifyCommand: ParsableCommand {
             try Output.json(report)
         } else {
             for problem in report.problems { Output.line("problem: \(problem.message)") }
+            for warning in report.warnings { Output.line("warning: \(warning)") }
             for note in report.notes { Output.line("note: \(note)") }
             let hashed = report.hashed ? "\(Output.size(report.bytesHashed)) hashed" : "sizes only (--fast)"
             let summary = "\(report.images) image\(report.images == 1 ? "" : "s"), \(report.blobsChecked) blob\(report.blobsChecked == 1 ? "" : "s") checked, \(hashed)"

@@ -210,7 +210,7 @@ struct LayoutVerifierTests {
         #expect(report.problems.count == 6)
     }
 
-    @Test func aMissingSubjectIsANoteAndAPresentOneIsChecked() throws {
+    @Test func aMissingSubjectIsAWarningAndAPresentOneIsChecked() throws {
         let sample = try Sample()
         // A referrer (say a signature) whose subject the layout does not hold.
         let absent = integrityImage(9).descriptor
@@ -218,7 +218,7 @@ struct LayoutVerifierTests {
         try sample.fixture.name(referrer, "team/app:sig-absent")
         var report = try sample.verify()
         #expect(report.clean, "\(report.problems)")
-        #expect(report.notes.contains { $0.contains("subject \(absent.digest)") && $0.contains("not in the layout") })
+        #expect(report.warnings.contains { $0.contains("subject \(absent.digest)") && $0.contains("not in the layout") })
         // A subject that is there is walked and checked like anything else.
         let present = try sample.fixture.storeIndex([], subject: sample.unnamed.descriptor)
         try sample.fixture.name(present, "team/app:sig-present")
