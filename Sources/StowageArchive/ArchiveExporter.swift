@@ -53,13 +53,25 @@ public struct ArchiveExporter {
     /// `index.json` when empty) to `path`.
     @discardableResult
     public func export(
-        to path: String, references: [String] = [], compression: TarWriter.Compression = .none, platform: Platform? = nil
+        to path: String, references: [String] = [], compression: TarWriter.Compression = .none, platform: Platform? = nil,
+        referrers policy: ReferrerPolicy = .all
     ) throws -> ExportReport {
         let index = try layout.readIndex()
-        var entries = try select(references, from: index)
+        let known = LayoutReferrers(index: index, blobs: layout.blobs)
+        // Referrer entries travel with what they refer to, never on their own.
+        var entries = try select(references, from: index).filter { !known.isReferrer($0) || !references.isEmpty }
+        let selectedDigests = Set(entries.map(\.digest))
         if let platform { entries = try entries.map { try narrow($0, to: platform) } }
         guard !entries.isEmpty else {
             throw StowageError(.notFound, "layout \(layout.root) holds no images, so there is nothing to export")
+        }
+        // The referrers of everything exported (an index's children included) and, with
+        // --platform, of the index the image was taken from.
+        let subjects = ContentGraph.walk(layout.blobs, roots: entries.map(ReachabilityRoot.init(entry:)), followSubjects: false)
+            .reachable.union(selectedDigests)
+        for link in known.closure(of: subjects, policy: policy, blobs: layout.blobs)
+        where !entries.contains(where: { $0.digest == link.entry.digest && $0.refName == link.entry.refName }) {
+            entries.append(link.entry)
         }
         let graph = ContentGraph.walk(layout.blobs, roots: entries.map(ReachabilityRoot.init(entry:)))
         if let (edge, issue) = graph.blockingIssues.first {

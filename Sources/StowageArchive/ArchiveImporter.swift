@@ -13,6 +13,8 @@ public struct ImportedImage: Sendable, Codable, Equatable {
     public var size: Int64
     /// `os/arch[/variant]` of the image, or of each entry of an index.
     public var platforms: [String]
+    /// For a referrer (signature, SBOM, attestation), the digest it refers to.
+    public var referrerOf: String?
 }
 
 /// What one `stowage import` of one archive did.
@@ -56,6 +58,9 @@ public struct ArchiveImporter {
     struct Candidate {
         var descriptor: Descriptor
         var names: [RefName]
+        /// What it refers to, for a referrer (by subject or cosign tag).
+        var subject: Digest? = nil
+        var isReferrer: Bool { subject != nil }
     }
 
     /// Imports one archive. `tag` names its image and is refused for an archive
@@ -64,7 +69,14 @@ public struct ArchiveImporter {
     /// archive gives, so that a caller (`stowage copy`) can pick an image and name it
     /// itself, while holding the blob lock to keep gc away until then.
     @discardableResult
-    public func importArchive(_ path: String, tag: RefName? = nil, applyNames: Bool = true) throws -> ImportReport {
+    ///
+    /// Referrers in the archive (entries without a name whose manifest has a `subject`,
+    /// cosign `sha256-<hex>.sig|.att|.sbom` tags, and the fallback-tag indexes
+    /// `sha256-<hex>` that regctl writes, whose manifests become entries of their own)
+    /// are kept as `policy` says.
+    public func importArchive(
+        _ path: String, tag: RefName? = nil, applyNames: Bool = true, referrers policy: ReferrerPolicy = .all
+    ) throws -> ImportReport {
         // Keep gc away from blobs this import finds present and relies on.
         let blobLock = try layout.lockBlobs(.shared, purpose: "import \(path)")
         defer { blobLock.unlock() }
@@ -77,7 +89,7 @@ public struct ArchiveImporter {
         var candidates: [Candidate]
         if scan.documents["index.json"] != nil {
             format = "oci-archive"
-            candidates = try ociCandidates(scan, needed: &needed)
+            candidates = try ociCandidates(scan, needed: &needed, policy: policy)
         } else if scan.documents["manifest.json"] != nil {
             format = "docker-archive"
             candidates = try dockerCandidates(&scan, staging: staging, needed: &needed)
@@ -86,10 +98,12 @@ public struct ArchiveImporter {
         }
 
         if let tag {
-            guard candidates.count == 1 else {
-                throw StowageError(.usage, "\(path) holds \(candidates.count) images; --tag names a single image, so import it without --tag or split the archive")
+            // --tag names the image, not the referrers that came with it.
+            let images = candidates.indices.filter { !candidates[$0].isReferrer }
+            guard images.count == 1 else {
+                throw StowageError(.usage, "\(path) holds \(images.count) images; --tag names a single image, so import it without --tag or split the archive")
             }
-            candidates[0].names = [tag]
+            candidates[images[0]].names = [tag]
         }
 
         // Every check that can refuse the archive runs before the first blob is linked.
@@ -134,14 +148,14 @@ public struct ArchiveImporter {
             ImportedImage(
                 references: candidate.names.map(\.value), digest: candidate.descriptor.digest.string,
                 mediaType: candidate.descriptor.mediaType.rawValue, size: candidate.descriptor.size,
-                platforms: platforms.map(\.description))
+                platforms: candidate.isReferrer ? [] : platforms.map(\.description), referrerOf: candidate.subject?.string)
         }
         return report
     }
 
     // MARK: - oci-archive
 
-    private func ociCandidates(_ scan: ArchiveScan, needed: inout Set<Digest>) throws -> [Candidate] {
+    private func ociCandidates(_ scan: ArchiveScan, needed: inout Set<Digest>, policy: ReferrerPolicy) throws -> [Candidate] {
         let archive = scan.archive
         if let link = scan.symbolicLinks.first {
             throw scan.failure(link, "is a symbolic link; an oci-archive must contain only files and directories")
@@ -154,13 +168,57 @@ public struct ArchiveImporter {
         guard !index.manifests.isEmpty else {
             throw StowageError(.invalidArchive, "\(archive): entry index.json lists no images")
         }
-        return try index.manifests.map { entry in
+        // Each entry, with what it refers to when it is a referrer and the artifact type
+        // the policy filters on; a fallback-tag index stands for its manifests.
+        var found: [(entry: Descriptor, subject: Digest?, artifactType: String?)] = []
+        for entry in index.manifests {
+            if let name = entry.refName, entry.mediaType.isIndex,
+                let subject = CosignTag.fallbackSubject(CosignTag.tagPart(of: name))
+            {
+                let bytes = try scan.readDocument(entry.digest, layout: layout)
+                if case .index(let tagIndex) = try ContentDocument(bytes, mediaType: entry.mediaType, what: "\(archive): blob \(entry.digest)") {
+                    for child in tagIndex.manifests { found.append((child, subject, child.artifactType)) }
+                }
+                continue
+            }
+            if let name = entry.refName, let cosign = CosignTag(name: name) {
+                found.append((entry, cosign.subject, nil))
+                continue
+            }
+            if entry.refName == nil, ContentDocument.isDocument(entry.mediaType),
+                let bytes = try? scan.readDocument(entry.digest, layout: layout),
+                let document = try? ContentDocument(bytes, mediaType: entry.mediaType, what: "\(archive): blob \(entry.digest)"),
+                let subject = document.subject
+            {
+                found.append((entry, subject.digest, entry.artifactType ?? document.artifactType))
+                continue
+            }
+            found.append((entry, nil, nil))
+        }
+        // A referrer is kept when the policy admits it, or when it refers to a kept referrer.
+        var kept = Set(found.indices.filter { found[$0].subject == nil })
+        var keptDigests = Set(kept.map { found[$0].entry.digest })
+        var changed = true
+        while changed {
+            changed = false
+            for position in found.indices where !kept.contains(position) {
+                let candidate = found[position]
+                guard let subject = candidate.subject, policy.carry else { continue }
+                if policy.admits(artifactType: candidate.artifactType) || (keptDigests.contains(subject) && !kept.contains { found[$0].entry.digest == subject && found[$0].subject == nil }) {
+                    kept.insert(position)
+                    keptDigests.insert(candidate.entry.digest)
+                    changed = true
+                }
+            }
+        }
+        return try found.indices.filter(kept.contains).map { position in
+            let (entry, subject, _) = found[position]
             try checkReachable(entry, from: "index.json", listedAsManifest: true, scan: scan, needed: &needed, depth: 0)
             var descriptor = entry
             descriptor.refName = nil
             descriptor.annotations?[Descriptor.containerdNameAnnotation] = nil
             if descriptor.annotations?.isEmpty == true { descriptor.annotations = nil }
-            return Candidate(descriptor: descriptor, names: try names(of: entry, archive: archive))
+            return Candidate(descriptor: descriptor, names: try names(of: entry, archive: archive), subject: subject)
         }
     }
 

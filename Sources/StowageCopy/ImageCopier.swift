@@ -83,6 +83,7 @@ public struct ImageCopier: Sendable {
             // Only the blobs: the archive's names are for `stowage import`, not for a copy's destination.
             let report = try ArchiveImporter(layout: hub).importArchive(file, applyNames: false)
             let images = report.images.filter { image in
+                guard image.referrerOf == nil else { return false }
                 guard let reference else { return true }
                 let wanted = (try? RefName(userInput: reference).value) ?? reference
                 return image.references.contains(reference) || image.references.contains(wanted) || image.digest == reference

@@ -77,9 +77,16 @@ public struct LayoutReferrers: Sendable {
     }
 
     /// The referrer entries that refer, directly or through other referrers, to any of
-    /// `subjects`, in `index.json` order; `artifactType` keeps only those of that type
-    /// (and what refers to them).
+    /// `subjects`, in `index.json` order; `artifactType` keeps only direct referrers of
+    /// that type (and what refers to them).
     public func closure(of subjects: Set<Digest>, artifactType: String? = nil, blobs: BlobStore? = nil) -> [Link] {
+        closure(of: subjects, policy: ReferrerPolicy(artifactTypes: artifactType.map { [$0] } ?? []), blobs: blobs)
+    }
+
+    /// The referrer entries `policy` carries with `subjects`, directly or through other
+    /// referrers, in `index.json` order. The policy's artifact types apply to direct referrers.
+    public func closure(of subjects: Set<Digest>, policy: ReferrerPolicy, blobs: BlobStore?) -> [Link] {
+        guard policy.carry else { return [] }
         var known = subjects
         var found: [Link] = []
         var pending = links
@@ -88,8 +95,8 @@ public struct LayoutReferrers: Sendable {
             guard !ready.isEmpty else { break }
             pending.removeAll { link in ready.contains(link) }
             for link in ready {
-                if let artifactType, subjects.contains(link.subject),
-                    Self.artifactType(of: link, blobs: blobs) != artifactType
+                if !policy.artifactTypes.isEmpty, subjects.contains(link.subject),
+                    !policy.admits(artifactType: Self.artifactType(of: link, blobs: blobs))
                 {
                     continue
                 }

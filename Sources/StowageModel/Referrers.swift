@@ -95,3 +95,31 @@ public enum InIndexAttestation {
         return try? Digest(text)
     }
 }
+
+/// Which referrers a transport carries with the images it moves: all by default,
+/// none with `--no-referrers`, or only those of some artifact types with
+/// `--referrers-artifact-type T` (and what refers to them, such as their signatures).
+public struct ReferrerPolicy: Sendable, Equatable {
+    /// Whether referrers are carried at all.
+    public var carry: Bool
+    /// When not empty, only direct referrers of these artifact types are carried.
+    public var artifactTypes: Set<String>
+
+    /// Creates a policy.
+    public init(carry: Bool = true, artifactTypes: Set<String> = []) {
+        self.carry = carry
+        self.artifactTypes = artifactTypes
+    }
+
+    /// Every referrer: the default.
+    public static let all = ReferrerPolicy()
+    /// No referrer.
+    public static let none = ReferrerPolicy(carry: false)
+
+    /// Whether a direct referrer of artifact type `artifactType` is carried.
+    public func admits(artifactType: String?) -> Bool {
+        guard carry else { return false }
+        guard !artifactTypes.isEmpty else { return true }
+        return artifactType.map(artifactTypes.contains) ?? false
+    }
+}

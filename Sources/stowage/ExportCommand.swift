@@ -12,7 +12,9 @@ struct ExportCommand: ParsableCommand {
             (names or sha256: digests) with everything they reach. The same layout always gives
             a byte-identical archive. The archive is written to a temporary file next to FILE
             and renamed at the end, so a failed export leaves no partial FILE. Works on
-            read-only layouts. `stowage import FILE` restores the same references and digests;
+            read-only layouts. The referrers of what is exported (signatures, SBOMs, attestations,
+            of an index and of each of its children) travel with it; with --platform, those of
+            the platform's image and of the index. `stowage import FILE` restores the same references and digests;
             `skopeo copy oci-archive:FILE:REF ...` reads it too.
             """)
 
@@ -29,6 +31,8 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp(
         "Only this platform: an index is replaced by its image for it, under the same name.", valueName: "OS/ARCH[/VARIANT]"))
     var platform: String?
+
+    @OptionGroup var referrers: ReferrerOptions
 
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
@@ -55,7 +59,9 @@ struct ExportCommand: ParsableCommand {
             compression = .none
         }
         let report = try ArchiveExporter(layout: options.open())
-            .export(to: output, references: references, compression: compression, platform: platform.map(Platform.init(parsing:)))
+            .export(
+                to: output, references: references, compression: compression, platform: platform.map(Platform.init(parsing:)),
+                referrers: referrers.policy)
         if json {
             try Output.json(report)
             return

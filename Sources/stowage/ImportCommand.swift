@@ -20,6 +20,8 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Name the archive's single image REPOSITORY:TAG.", valueName: "REF"))
     var tag: String?
 
+    @OptionGroup var referrers: ReferrerOptions
+
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
@@ -39,7 +41,7 @@ struct ImportCommand: ParsableCommand {
         let importer = ArchiveImporter(layout: layout)
         var reports: [ImportReport] = []
         for archive in archives {
-            let report = try importer.importArchive(archive, tag: name)
+            let report = try importer.importArchive(archive, tag: name, referrers: referrers.policy)
             reports.append(report)
             if !json { printReport(report) }
         }
@@ -52,6 +54,10 @@ struct ImportCommand: ParsableCommand {
                 + "\(report.blobsSkipped) already present")
         for image in report.images {
             let platforms = image.platforms.joined(separator: ",")
+            if let subject = image.referrerOf, image.references.isEmpty {
+                Output.line("  \(image.digest)  referrer of \(subject)")
+                continue
+            }
             if image.references.isEmpty {
                 Output.line("  \(image.digest)  \(platforms)  (no name; name it with: stowage tag \(image.digest) REPOSITORY:TAG)")
             }
