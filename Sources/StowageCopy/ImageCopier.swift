@@ -13,6 +13,8 @@ public struct ImageCopier: Sendable {
     public let session: TransferSession
     /// Byte counts for the progress line.
     public let progress: TransferProgress
+    /// Which referrers (signatures, SBOMs, attestations) travel with the image: all by default.
+    public var referrers: ReferrerPolicy = .all
 
     /// A copier within `session`.
     public init(session: TransferSession, progress: TransferProgress) {
@@ -48,22 +50,30 @@ public struct ImageCopier: Sendable {
         let (layout, image) = try await bring(source, into: hub)
         switch destination {
         case .layout:
-            if layout.root != hub.root { try copyGraph(image, from: layout, to: hub) }
+            if layout.root != hub.root {
+                try copyGraph(image, from: layout, to: hub)
+                try copyReferrers(of: image, from: layout, to: hub)
+            }
             try name(image, destinationName, in: hub)
         case .ociArchive(let file, _):
             var exportFrom = layout
             if let destinationName, try layout.readIndex().entry(named: destinationName.value)?.digest != image.digest {
                 // The archive carries the name asked for: give it in a layout of our own.
                 let named = try scratch.layout()
-                if layout.root != named.root { try copyGraph(image, from: layout, to: named) }
+                if layout.root != named.root {
+                    try copyGraph(image, from: layout, to: named)
+                    try copyReferrers(of: image, from: layout, to: named)
+                }
                 try name(image, destinationName, in: named)
                 exportFrom = named
             }
-            try ArchiveExporter(layout: exportFrom).export(to: file, references: [destinationName?.value ?? image.digest.string])
+            try ArchiveExporter(layout: exportFrom).export(
+                to: file, references: [destinationName?.value ?? image.digest.string], referrers: referrers)
         case .registry(let target):
             var root = image
             root.annotations = nil
-            let pusher = RegistryPusher(layout: layout, session: session, progress: progress)
+            var pusher = RegistryPusher(layout: layout, session: session, progress: progress)
+            pusher.referrers = referrers
             try await pusher.push(ImageGraph(root: root, layout: layout), to: target)
         case .dockerArchive:
             break
@@ -81,7 +91,15 @@ public struct ImageCopier: Sendable {
             return (layout, try Self.select(reference, in: layout, from: source.description))
         case .ociArchive(let file, let reference), .dockerArchive(let file, let reference):
             // Only the blobs: the archive's names are for `stowage import`, not for a copy's destination.
-            let report = try ArchiveImporter(layout: hub).importArchive(file, applyNames: false)
+            let report = try ArchiveImporter(layout: hub).importArchive(file, applyNames: false, referrers: referrers)
+            // Referrers came as blobs only: give them their entries, since no name of theirs moves.
+            try hub.updateIndex(purpose: "copy") { index in
+                for referrer in report.images where referrer.referrerOf != nil {
+                    let entry = Descriptor(mediaType: MediaType(referrer.mediaType), digest: try Digest(referrer.digest), size: referrer.size)
+                    let names = try referrer.references.map { try RefName(stored: $0) }
+                    index.add(entry, names: names)
+                }
+            }
             let images = report.images.filter { image in
                 guard image.referrerOf == nil else { return false }
                 guard let reference else { return true }
@@ -96,7 +114,8 @@ public struct ImageCopier: Sendable {
             }
             return (hub, Descriptor(mediaType: MediaType(image.mediaType), digest: try Digest(image.digest), size: image.size))
         case .registry(let reference):
-            let puller = RegistryPuller(layout: hub, session: session, progress: progress)
+            var puller = RegistryPuller(layout: hub, session: session, progress: progress)
+            puller.referrers = referrers
             let descriptor = try await puller.pull(reference, name: nil, platform: nil, keepName: false)
             return (hub, descriptor)
         }
@@ -117,6 +136,27 @@ public struct ImageCopier: Sendable {
         entry.annotations = nil
         try layout.updateIndex(purpose: "copy") { index in
             index.add(entry, names: name.map { [$0] } ?? [])
+        }
+    }
+
+    /// Copies the referrer entries of an image (and of its children, and theirs in turn)
+    /// with everything they reach, keeping their names (cosign tags) or lack of one.
+    private func copyReferrers(of image: Descriptor, from source: Layout, to destination: Layout) throws {
+        guard referrers.carry else { return }
+        var root = image
+        root.annotations = nil
+        let graph = try ImageGraph(root: root, layout: source)
+        let subjects = Set([root.digest] + graph.manifests.map(\.digest))
+        let links = LayoutReferrers(index: try source.readIndex(), blobs: source.blobs)
+            .closure(of: subjects, policy: referrers, blobs: source.blobs)
+        guard !links.isEmpty else { return }
+        for link in links { try copyGraph(link.entry, from: source, to: destination) }
+        try destination.updateIndex(purpose: "copy") { index in
+            for link in links {
+                var entry = link.entry
+                entry.refName = nil
+                index.add(entry, names: try link.entry.refName.map { [try RefName(stored: $0)] } ?? [])
+            }
         }
     }
 

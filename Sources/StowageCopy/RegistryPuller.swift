@@ -40,6 +40,8 @@ public struct RegistryPuller: Sendable {
     public let session: TransferSession
     /// Byte counts for the progress line.
     public let progress: TransferProgress
+    /// Which referrers (signatures, SBOMs, attestations) come along: all by default.
+    public var referrers: ReferrerPolicy = .all
 
     /// A puller into `layout` within `session`.
     public init(layout: Layout, session: TransferSession, progress: TransferProgress) {
@@ -86,8 +88,15 @@ public struct RegistryPuller: Sendable {
         try await store(root, bytes: rootBytes, from: source, client: client, depth: 0)
         let entry = Descriptor(mediaType: root.mediaType, digest: root.digest, size: root.size)
         let finalName = name ?? defaultName
+        var subjects = [root.digest]
+        if case .index(let index)? = try? ContentDocument(rootBytes, mediaType: root.mediaType, what: "index \(source)") {
+            subjects += index.manifests.map(\.digest)
+        }
+        let repository = finalName.flatMap { CosignTag.repositoryPart(of: $0.value) } ?? "\(source.host)/\(source.repository)"
+        let carried = try await pullReferrers(of: subjects, from: source, client: client, namingCosignTagsIn: repository)
         try layout.updateIndex(purpose: "pull \(source)") { index in
             index.add(entry, names: finalName.map { [$0] } ?? [])
+            for referrer in carried { index.add(referrer.entry, names: referrer.name.map { [$0] } ?? []) }
         }
         var named = entry
         named.refName = finalName?.value
@@ -127,6 +136,56 @@ public struct RegistryPuller: Sendable {
             try layout.blobs.write(bytes)
             await session.recordManifest()
         }
+    }
+
+    /// Fetches and stores the referrers of `subjects` the policy admits, and the referrers
+    /// of those found by subject (the signature of an SBOM), each digest-checked and with
+    /// all it references; returns the `index.json` entries to add: unnamed for a referrer
+    /// by subject, `REPOSITORY:sha256-<hex>.sig` for a cosign tag.
+    private func pullReferrers(
+        of subjects: [Digest], from source: RegistryReference, client: RegistryClient, namingCosignTagsIn repository: String
+    ) async throws -> [(entry: Descriptor, name: RefName?)] {
+        guard referrers.carry else { return [] }
+        // The artifact types filter what refers to the image; what refers to those comes along.
+        let direct = ReferrerDiscovery(client: client, policy: referrers, session: session)
+        let nested = ReferrerDiscovery(client: client, policy: .all, session: session)
+        var queue = subjects
+        var seen = Set(subjects)
+        var carried: [(entry: Descriptor, name: RefName?)] = []
+        for round in 0..<ContentDocument.maxDepth where !queue.isEmpty {
+            let discovery = round == 0 ? direct : nested
+            var next: [Digest] = []
+            for subject in queue {
+                for found in try await discovery.referrers(of: subject, in: source.repository)
+                where seen.insert(found.descriptor.digest).inserted {
+                    let digest = found.descriptor.digest
+                    let bytes: [UInt8]
+                    var mediaType = found.descriptor.mediaType
+                    if try layout.blobs.containsRefreshing(digest) {
+                        bytes = try layout.blobs.readDocument(digest)
+                        if found.link == .cosignTag { mediaType = try Layout.sniffMediaType(bytes, digest: digest) }
+                    } else {
+                        let fetched = try await client.fetchManifest(source.repository, reference: digest.string, expected: digest)
+                        bytes = fetched.bytes
+                        if found.link == .cosignTag { mediaType = fetched.mediaType }
+                    }
+                    var entry = found.descriptor
+                    entry.mediaType = mediaType
+                    if found.link == .cosignTag { entry.size = Int64(bytes.count) }
+                    try await store(entry, bytes: bytes, from: source, client: client, depth: 0)
+                    await session.recordReferrer()
+                    var name: RefName?
+                    if let tag = found.tag {
+                        name = try RefName(stored: "\(repository):\(tag)")
+                    } else {
+                        next.append(digest)
+                    }
+                    carried.append((entry, name))
+                }
+            }
+            queue = next
+        }
+        return carried
     }
 
     /// A child manifest must be served as what its index says it is.

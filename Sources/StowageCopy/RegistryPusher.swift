@@ -14,6 +14,8 @@ public struct RegistryPusher: Sendable {
     public let session: TransferSession
     /// Byte counts for the progress line.
     public let progress: TransferProgress
+    /// Which referrers (signatures, SBOMs, attestations) go with each image: all by default.
+    public var referrers: ReferrerPolicy = .all
 
     /// A pusher for `layout` within `session`.
     public init(layout: Layout, session: TransferSession, progress: TransferProgress) {
@@ -26,10 +28,14 @@ public struct RegistryPusher: Sendable {
     /// that exact root under that tag (nothing was sent).
     @discardableResult
     public func push(_ graph: ImageGraph, to destination: RegistryReference) async throws -> Bool {
-        guard try await needsPush(graph, to: destination) else { return false }
-        try await pushBlobs(graph.blobs.map { (destination, $0) })
-        try await pushManifests(graph, to: destination)
-        return true
+        let needed = try await needsPush(graph, to: destination)
+        if needed {
+            try await pushBlobs(graph.blobs.map { (destination, $0) })
+            try await pushManifests(graph, to: destination)
+        }
+        // Referrers after their subjects; an image already there may still lack a new signature.
+        let referrersSent = try await pushReferrers(of: graph, to: destination)
+        return needed || referrersSent > 0
     }
 
     /// Whether `destination` lacks `graph` under its tag (one HEAD request).

@@ -7,6 +7,8 @@ import StowageRegistry
 public struct RegistrySync: Sendable {
     /// The planner that maps names to destinations.
     public let planner: SyncPlanner
+    /// Which referrers go with each image: all by default.
+    public var referrers: ReferrerPolicy = .all
     /// The clients and counters of this command.
     public let session: TransferSession
     /// Byte counts for the progress line.
@@ -23,9 +25,12 @@ public struct RegistrySync: Sendable {
     /// Names that collide on a destination are listed in `collisions`, not among the items.
     public func plan(check: Bool) async throws -> SyncPlan {
         let (targets, skipped, collisions) = try planner.targets()
+        var pusher = RegistryPusher(layout: planner.layout, session: session, progress: progress)
+        pusher.referrers = referrers
         var items: [SyncPlan.Item] = []
         for (name, destination, graph) in targets {
             var item = SyncPlan.Item(reference: name, destination: destination, graph: graph)
+            item.referrers = try pusher.referrerPushes(of: graph).map { $0.tag ?? $0.graph.root.digest.string }
             if check {
                 let client = try await session.client(for: destination.host)
                 let current = try await client.manifestDigest(destination.repository, reference: destination.manifestReference)
@@ -56,17 +61,26 @@ public struct RegistrySync: Sendable {
     public func run() async throws -> SyncPlan {
         let (targets, skipped, collisions) = try planner.targets()
         guard collisions.isEmpty else { throw SyncPlan.conflict(collisions) }
-        let pusher = RegistryPusher(layout: planner.layout, session: session, progress: progress)
+        var pusher = RegistryPusher(layout: planner.layout, session: session, progress: progress)
+        pusher.referrers = referrers
         var items: [SyncPlan.Item] = []
         var pending: [(destination: RegistryReference, graph: ImageGraph)] = []
         for (name, destination, graph) in targets {
             let needed = try await pusher.needsPush(graph, to: destination)
             if needed { pending.append((destination, graph)) }
-            items.append(SyncPlan.Item(reference: name, destination: destination, graph: graph, upToDate: !needed))
+            var item = SyncPlan.Item(reference: name, destination: destination, graph: graph, upToDate: !needed)
+            item.referrers = try pusher.referrerPushes(of: graph).map { $0.tag ?? $0.graph.root.digest.string }
+            items.append(item)
         }
         try await pusher.pushBlobs(pending.flatMap { target in target.graph.blobs.map { (target.destination, $0) } })
         for target in pending {
             try await pusher.pushManifests(target.graph, to: target.destination)
+        }
+        // Then the referrers of every image, those of images already there included:
+        // a signature may be newer than what it signs.
+        for (position, (_, destination, graph)) in targets.enumerated() {
+            let sent = try await pusher.pushReferrers(of: graph, to: destination)
+            if sent > 0 { items[position].upToDate = false }
         }
         return SyncPlan(items: items, skipped: skipped)
     }

@@ -25,6 +25,9 @@ public struct SyncPlan: Sendable, Codable {
         /// After checking the registry: blobs and bytes it lacks.
         public var missingBlobs: Int?
         public var missingBytes: Int64?
+        /// The referrers (signatures, SBOMs, attestations) that go with the image: their
+        /// cosign tag, or digest for a referrer by subject, subjects first.
+        public var referrers: [String] = []
 
         /// The item for the layout name `reference`, going to `destination`.
         init(reference: String, destination: RegistryReference, graph: ImageGraph, upToDate: Bool? = nil) {
@@ -188,7 +191,11 @@ public struct SyncPlanner: Sendable {
         var selected: [(name: String, destination: RegistryReference, entry: Descriptor)] = []
         var skipped: [String] = []
         var tagOnly: [String] = []
-        for entry in try layout.readIndex().manifests {
+        let index = try layout.readIndex()
+        let referrers = LayoutReferrers(index: index, blobs: layout.blobs)
+        for entry in index.manifests {
+            // Referrers travel with their subjects, not as images of their own.
+            if referrers.isReferrer(entry) { continue }
             guard let name = entry.refName else {
                 skipped.append(entry.digest.string)
                 continue

@@ -18,6 +18,10 @@ public struct TransferSummary: Sendable, Codable, Equatable {
     public var manifests = 0
     /// Wall time in seconds.
     public var seconds = 0.0
+    /// Referrers (signatures, SBOMs, attestations) carried.
+    public var referrers = 0
+    /// Requests made to discover referrers (Referrers API pages, fallback and cosign tag HEADs).
+    public var referrerRequests = 0
 
     /// An empty summary.
     public init() {}
@@ -72,6 +76,13 @@ public actor TransferSession {
     func recordManifest() {
         summary.manifests += 1
     }
+
+    private var withoutReferrersAPI: Set<String> = []
+
+    func lacksReferrersAPI(_ host: String) -> Bool { withoutReferrersAPI.contains(RegistryHost.canonical(host)) }
+    func markLacksReferrersAPI(_ host: String) { withoutReferrersAPI.insert(RegistryHost.canonical(host)) }
+    func recordDiscovery(requests: Int) { summary.referrerRequests += requests }
+    func recordReferrer() { summary.referrers += 1 }
 
     /// Closes every client.
     public func close() async {

@@ -13,10 +13,12 @@ struct CopyCommand: AsyncParsableCommand {
             docker://HOST/REPO[:TAG|@DIGEST]. Bytes are copied as stored: digests stay.
             As in skopeo, a destination oci:DIR:REF names the image exactly REF (no :latest
             added) and nothing else, and without REF the image is added unnamed; the names
-            inside a source archive only pick its image.
+            inside a source archive only pick its image. Signatures, SBOMs and attestations of
+            the image travel with it (--no-referrers leaves them behind).
             """)
 
     @OptionGroup var registry: RegistryOptionGroup
+    @OptionGroup var referrers: ReferrerOptions
 
     @Argument(help: ArgumentHelp("Where the image is.", valueName: "SRC"))
     var source: String
@@ -28,7 +30,9 @@ struct CopyCommand: AsyncParsableCommand {
         let from = try ImageLocation(parsing: source)
         let to = try ImageLocation(parsing: destination)
         let (image, _) = try await TransferSession.with(options: try registry.options(), verb: "copying") { session, progress in
-            try await ImageCopier(session: session, progress: progress).copy(from: from, to: to)
+            var copier = ImageCopier(session: session, progress: progress)
+            copier.referrers = referrers.policy
+            return try await copier.copy(from: from, to: to)
         }
         Output.line("copied \(from) -> \(to) (\(image.digest))")
     }

@@ -13,11 +13,14 @@ struct PullCommand: AsyncParsableCommand {
             SRC is [docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]. Manifests are stored byte for byte and
             every blob is checked while it streams in; blobs the layout has are not fetched.
             By default an index is pulled with all its images; --platform pulls only that
-            platform's image and names it.
+            platform's image and names it. Signatures, SBOMs and attestations come along: found
+            with the Referrers API, or where it answers 404, the fallback tag sha256-<hex> and
+            cosign's .sig, .att and .sbom tags; each is digest-checked like any manifest.
             """)
 
     @OptionGroup var layout: LayoutOptions
     @OptionGroup var registry: RegistryOptionGroup
+    @OptionGroup var referrers: ReferrerOptions
 
     @Option(name: .long, help: ArgumentHelp("The name in the layout (default: HOST/REPO:TAG).", valueName: "REF"))
     var tag: String?
@@ -45,7 +48,9 @@ struct PullCommand: AsyncParsableCommand {
         let store = try layout.create()
         let options = try registry.options()
         let (entry, summary) = try await TransferSession.with(options: options, verb: "pulling") { session, progress in
-            try await RegistryPuller(layout: store, session: session, progress: progress).pull(reference, name: name, platform: wanted)
+            var puller = RegistryPuller(layout: store, session: session, progress: progress)
+            puller.referrers = referrers.policy
+            return try await puller.pull(reference, name: name, platform: wanted)
         }
         let named = entry.refName
         let report = PullReport(

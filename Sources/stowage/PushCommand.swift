@@ -18,6 +18,8 @@ struct PushCommand: AsyncParsableCommand {
     @OptionGroup var layout: LayoutOptions
     @OptionGroup var registry: RegistryOptionGroup
 
+    @OptionGroup var referrers: ReferrerOptions
+
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
@@ -49,7 +51,8 @@ struct PushCommand: AsyncParsableCommand {
         let graph = try ImageGraph(root: clean, layout: store)
         let options = try registry.options()
         let (results, summary) = try await TransferSession.with(options: options, verb: "pushing") { session, progress in
-            let pusher = RegistryPusher(layout: store, session: session, progress: progress)
+            var pusher = RegistryPusher(layout: store, session: session, progress: progress)
+            pusher.referrers = referrers.policy
             var results: [Report.Destination] = []
             for target in targets {
                 let sent = try await pusher.push(graph, to: target)
@@ -80,5 +83,8 @@ func summaryLine(_ summary: TransferSummary, receiving: Bool = false) -> String 
         parts.append("\(summary.blobsMounted) mounted")
     }
     parts.append("\(summary.manifests) manifests written")
+    if summary.referrers > 0 || summary.referrerRequests > 0 {
+        parts.append("\(summary.referrers) referrer\(summary.referrers == 1 ? "" : "s") carried (\(summary.referrerRequests) discovery requests)")
+    }
     return parts.joined(separator: ", ") + String(format: " in %.1f s", summary.seconds)
 }

@@ -19,11 +19,14 @@ struct SyncCommand: AsyncParsableCommand {
             comes first: --dry-run prints it after asking the registry (HEAD requests only) what
             it lacks, and sends nothing. Images the registry already has under their tag are
             skipped, so a second sync of an unchanged layout sends no blob, and an interrupted
-            sync, run again, sends only what is missing.
+            sync, run again, sends only what is missing. Signatures, SBOMs and attestations go
+            after their images (cosign tags as tags, referrers by subject by digest, with the
+            fallback tag sha256-<hex> kept up to date where the registry has no Referrers API).
             """)
 
     @OptionGroup var layout: LayoutOptions
     @OptionGroup var registry: RegistryOptionGroup
+    @OptionGroup var referrers: ReferrerOptions
 
     @Option(name: .long, help: ArgumentHelp("The repository for tag-only names.", valueName: "NAME"))
     var repository: String?
@@ -59,7 +62,8 @@ struct SyncCommand: AsyncParsableCommand {
         if !collisions.isEmpty && !dryRun { throw SyncPlan.conflict(collisions) }
         let options = try registry.options()
         let (plan, summary) = try await TransferSession.with(options: options, verb: "syncing") { session, progress in
-            let sync = RegistrySync(planner: planner, session: session, progress: progress)
+            var sync = RegistrySync(planner: planner, session: session, progress: progress)
+            sync.referrers = referrers.policy
             return dryRun ? try await sync.plan(check: true) : try await sync.run()
         }
         if json {
@@ -77,6 +81,9 @@ struct SyncCommand: AsyncParsableCommand {
                 state = "pushed"
             }
             Output.line("\(item.reference) -> \(item.destination): \(state)")
+            if dryRun, !item.referrers.isEmpty {
+                Output.line("  with \(item.referrers.count) referrer\(item.referrers.count == 1 ? "" : "s"): \(item.referrers.joined(separator: ", "))")
+            }
         }
         if !plan.skipped.isEmpty { Output.note("skipped: \(plan.skipped.joined(separator: ", "))") }
         if !plan.collisions.isEmpty { throw SyncPlan.conflict(plan.collisions) }

@@ -1,0 +1,270 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A small in-process registry for what Debian's `docker-registry` (distribution 2.8)
+/// cannot do: the OCI 1.1 Referrers API. It serves, from memory, the read side of the
+/// distribution spec — `GET /v2/`, `HEAD`/`GET` of manifests (by tag or digest) and
+/// blobs — and `GET /v2/<name>/referrers/<digest>`, with `artifactType` filtering and
+/// paging through `Link: <…>; rel="next"` (`pageSize` descriptors a page). With
+/// `referrersAPI = false` that endpoint answers 404, as registries without it do.
+///
+/// Content is put in with `putManifest` and `putBlob`; no authentication. Every request
+/// is recorded (`requests`), so tests can count what a client asked. Listens on
+/// 127.0.0.1 on a port of its own from `init` until `stop()` (or release).
+public final class ReferrersRegistry: @unchecked Sendable {
+    /// One request answered.
+    public struct Request: Sendable, Equatable {
+        /// `GET`, `HEAD`, …
+        public var method: String
+        /// The path and query.
+        public var uri: String
+        /// The status answered.
+        public var status: Int
+    }
+
+    struct Stored {
+        var bytes: [UInt8]
+        var mediaType: String
+    }
+
+    struct State {
+        var manifests: [String: [String: Stored]] = [:]
+        var tags: [String: [String: String]] = [:]
+        var blobs: [String: [UInt8]] = [:]
+        var log: [Request] = []
+        var referrersAPI = true
+        var filtersArtifactType = true
+        var pageSize = 100
+        var stopped = false
+    }
+
+    private let state = Locked(State())
+    private let channel: Channel
+    private let connections = Locked<[ObjectIdentifier: Channel]>([:])
+    /// The port it listens on.
+    public let port: Int
+
+    /// Starts listening on a free loopback port.
+    public init() throws {
+        let connections = self.connections
+        let owner = Weak<ReferrersRegistry>()
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                let id = ObjectIdentifier(channel)
+                connections.withLock { $0[id] = channel }
+                channel.closeFuture.whenComplete { _ in connections.withLock { _ = $0.removeValue(forKey: id) } }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(ReferrersRegistryHandler(owner: owner))
+                }
+            }
+        channel = try bootstrap.bind(host: "127.0.0.1", port: 0).wait()
+        port = channel.localAddress?.port ?? 0
+        owner.set(self)
+    }
+
+    deinit { shutDown(wait: false) }
+
+    /// Stops listening and closes open connections.
+    public func stop() { shutDown(wait: true) }
+
+    private func shutDown(wait: Bool) {
+        let first = state.withLock { state in
+            defer { state.stopped = true }
+            return !state.stopped
+        }
+        guard first else { return }
+        let closing = channel.close()
+        for connection in connections.withLock({ Array($0.values) }) { connection.close(promise: nil) }
+        if wait { try? closing.wait() }
+    }
+
+    /// `127.0.0.1:PORT`.
+    public var host: String { "127.0.0.1:\(port)" }
+
+    /// Whether `GET /v2/<name>/referrers/<digest>` exists (else 404).
+    public var referrersAPI: Bool {
+        get { state.withLock { $0.referrersAPI } }
+        set { state.withLock { $0.referrersAPI = newValue } }
+    }
+
+    /// Whether the Referrers API honours `?artifactType=` (some registries ignore it).
+    public var filtersArtifactType: Bool {
+        get { state.withLock { $0.filtersArtifactType } }
+        set { state.withLock { $0.filtersArtifactType = newValue } }
+    }
+
+    /// Descriptors per page of the Referrers API.
+    public var pageSize: Int {
+        get { state.withLock { $0.pageSize } }
+        set { state.withLock { $0.pageSize = max(1, newValue) } }
+    }
+
+    /// Every request answered so far, in order.
+    public var requests: [Request] { state.withLock { $0.log } }
+
+    /// Forgets the recorded requests.
+    public func resetRequests() { state.withLock { $0.log.removeAll() } }
+
+    /// Stores a manifest in `repository`, under its digest and, when given, `tag`.
+    public func putManifest(_ bytes: [UInt8], mediaType: String, repository: String, tag: String? = nil) {
+        let digest = Self.digest(bytes)
+        state.withLock { state in
+            state.manifests[repository, default: [:]][digest] = Stored(bytes: bytes, mediaType: mediaType)
+            if let tag { state.tags[repository, default: [:]][tag] = digest }
+        }
+    }
+
+    /// Stores a blob (any repository may read it).
+    public func putBlob(_ bytes: [UInt8]) {
+        state.withLock { $0.blobs[Self.digest(bytes)] = bytes }
+    }
+
+    static func digest(_ bytes: [UInt8]) -> String {
+        "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
+    struct Reply {
+        var status: Int
+        var headers: [(String, String)] = []
+        var body: [UInt8] = []
+    }
+
+    func answer(method: String, uri: String) -> Reply {
+        let reply = route(method: method, uri: uri)
+        state.withLock { $0.log.append(Request(method: method, uri: uri, status: reply.status)) }
+        return reply
+    }
+
+    private func route(method: String, uri: String) -> Reply {
+        let components = URLComponents(string: uri)
+        let path = components?.path ?? uri
+        let query = Dictionary(
+            (components?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
+        if path == "/v2/" || path == "/v2" { return Reply(status: 200, headers: [("Content-Type", "application/json")], body: Array("{}".utf8)) }
+        guard path.hasPrefix("/v2/") else { return Reply(status: 404) }
+        let rest = String(path.dropFirst(4))
+        for kind in ["manifests", "blobs", "referrers"] {
+            guard let range = rest.range(of: "/\(kind)/", options: .backwards) else { continue }
+            let repository = String(rest[..<range.lowerBound])
+            let reference = String(rest[range.upperBound...])
+            switch kind {
+            case "manifests": return manifest(method: method, repository: repository, reference: reference)
+            case "blobs": return blob(method: method, digest: reference)
+            default: return referrers(repository: repository, subject: reference, query: query)
+            }
+        }
+        return Reply(status: 404)
+    }
+
+    private func manifest(method: String, repository: String, reference: String) -> Reply {
+        let found: (String, Stored)? = state.withLock { state in
+            let digest = reference.hasPrefix("sha256:") ? reference : state.tags[repository]?[reference]
+            guard let digest, let stored = state.manifests[repository]?[digest] else { return nil }
+            return (digest, stored)
+        }
+        guard method == "GET" || method == "HEAD" else { return Reply(status: 405) }
+        guard let (digest, stored) = found else {
+            return Reply(status: 404, headers: [("Content-Type", "application/json")], body: Array(#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#.utf8))
+        }
+        return Reply(
+            status: 200,
+            headers: [("Content-Type", stored.mediaType), ("Docker-Content-Digest", digest), ("Content-Length", String(stored.bytes.count))],
+            body: method == "HEAD" ? [] : stored.bytes)
+    }
+
+    private func blob(method: String, digest: String) -> Reply {
+        guard let bytes = state.withLock({ $0.blobs[digest] }) else { return Reply(status: 404) }
+        return Reply(
+            status: 200,
+            headers: [("Content-Type", "application/octet-stream"), ("Docker-Content-Digest", digest), ("Content-Length", String(bytes.count))],
+            body: method == "HEAD" ? [] : bytes)
+    }
+
+    private func referrers(repository: String, subject: String, query: [String: String]) -> Reply {
+        let (enabled, filters, pageSize, stored) = state.withLock { state in
+            (state.referrersAPI, state.filtersArtifactType, state.pageSize, state.manifests[repository] ?? [:])
+        }
+        guard enabled else {
+            return Reply(status: 404, headers: [("Content-Type", "text/plain")], body: Array("404 page not found\n".utf8))
+        }
+        var descriptors: [[String: Any]] = []
+        for (digest, manifest) in stored.sorted(by: { $0.key < $1.key }) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(manifest.bytes)) as? [String: Any],
+                let subjectObject = object["subject"] as? [String: Any], subjectObject["digest"] as? String == subject
+            else { continue }
+            var descriptor: [String: Any] = ["mediaType": manifest.mediaType, "digest": digest, "size": manifest.bytes.count]
+            let config = object["config"] as? [String: Any]
+            if let artifactType = (object["artifactType"] as? String) ?? (config?["mediaType"] as? String) {
+                descriptor["artifactType"] = artifactType
+            }
+            if let annotations = object["annotations"] { descriptor["annotations"] = annotations }
+            descriptors.append(descriptor)
+        }
+        var headers: [(String, String)] = [("Content-Type", "application/vnd.oci.image.index.v1+json")]
+        if let wanted = query["artifactType"], filters {
+            descriptors = descriptors.filter { $0["artifactType"] as? String == wanted }
+            headers.append(("OCI-Filters-Applied", "artifactType"))
+        }
+        let start = Int(query["page"] ?? "0") ?? 0
+        let page = Array(descriptors.dropFirst(start * pageSize).prefix(pageSize))
+        if (start + 1) * pageSize < descriptors.count {
+            var next = "/v2/\(repository)/referrers/\(subject)?page=\(start + 1)"
+            if let wanted = query["artifactType"] {
+                next += "&artifactType=\(wanted.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? wanted)"
+            }
+            headers.append(("Link", "<\(next)>; rel=\"next\""))
+        }
+        let index: [String: Any] = ["schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": page]
+        let body = Array((try? JSONSerialization.data(withJSONObject: index, options: [.sortedKeys])) ?? Data())
+        return Reply(status: 200, headers: headers, body: body)
+    }
+}
+
+/// One connection of the referrers registry: reads a request and answers it.
+final class ReferrersRegistryHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let owner: Weak<ReferrersRegistry>
+    private var head: HTTPRequestHead?
+
+    init(owner: Weak<ReferrersRegistry>) {
+        self.owner = owner
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+        case .body:
+            break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let reply = owner.value?.answer(method: head.method.rawValue, uri: head.uri) ?? .init(status: 503)
+            var headers = HTTPHeaders(reply.headers)
+            if headers["Content-Length"].isEmpty || head.method != .HEAD {
+                headers.replaceOrAdd(name: "Content-Length", value: String(head.method == .HEAD ? Int(headers.first(name: "Content-Length") ?? "0") ?? 0 : reply.body.count))
+            }
+            if !head.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+            let responseHead = HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: reply.status), headers: headers)
+            context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+            if !reply.body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: reply.body)))), promise: nil) }
+            let keepAlive = head.isKeepAlive
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                if !keepAlive { channel.close(promise: nil) }
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}
