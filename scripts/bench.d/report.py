@@ -409,6 +409,12 @@ if doc and os.path.exists(doc):
     hit = re.search(r"<!-- analysis:begin -->\n(.*?)<!-- analysis:end -->", open(doc).read(), re.S)
     if hit:
         analysis = hit.group(1)
+# The referrers section is written by scripts/bench-referrers: kept as it is.
+referrers = ""
+if doc and os.path.exists(doc):
+    hit = re.search(r"<!-- referrers:begin -->.*?<!-- referrers:end -->", open(doc).read(), re.S)
+    if hit:
+        referrers = hit.group(0) + "\n\n"
 
 dirty = "" if m["dirty"] == "0" else f" plus {m['dirty']} uncommitted change(s) under Sources/ or Package.swift (the checkout is shared)"
 durations = ", ".join(f"{k[2:]} {int(v) // 60}m{int(v) % 60:02d}s" for k, v in facts.items() if k.startswith("t_"))
@@ -463,7 +469,7 @@ registry's port written PORT (a new free port each time the registry restarts).
 {analysis}<!-- analysis:end -->
 
 {chr(10).join(body)}
-## Profile
+{referrers}## Profile
 
 {profile or '(not run: BENCH_PROFILE=0 or no strace)'}
 ## Rerun
@@ -475,6 +481,7 @@ BENCH_SECTIONS=gc,ls scripts/bench            # some sections only (report: thos
 BENCH_DIR=/var/tmp/bench scripts/bench        # keep and reuse the archives
 BENCH_BIG_SKOPEO_GZIP=0 BENCH_BUILDAH=0 scripts/bench   # quicker registry section
 BENCH_DOC= scripts/bench                      # print only, leave docs/performance.md alone
+scripts/bench-referrers                       # the referrers section (signatures, SBOMs)
 ```
 
 The first run builds stowage into `.build-bench` (a few minutes on 2 cores). The
