@@ -161,6 +161,32 @@ import Testing
         #expect(try stowage(["verify"]).status == 0)
     }
 
+    @Test func copyBetweenLayoutsAndArchivesCarriesReferrers() throws {
+        let sample = try prepare()
+        let copied = directory.child("copied")
+        let copy = try StowageBinary.run(["copy", "oci:\(layout):team/app:v1.0.0", "oci:\(copied):mirror/app:v1"])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        #expect(Set(try referrers("mirror/app:v1", in: copied).map(\.digest)) == [sample.sbom.digest.string, sample.sbomSignature.digest.string, sample.cosign.digest.string])
+        #expect(try stowage(["verify"], in: copied).status == 0)
+
+        let archive = directory.child("copied.tar")
+        let toArchive = try StowageBinary.run(["copy", "oci:\(layout):team/app:v1.0.0", "oci-archive:\(archive):mirror/app:v2"])
+        #expect(toArchive.status == 0, "\(toArchive.stderr)")
+        let unpacked = directory.child("unpacked")
+        try stowage(["import", archive], in: unpacked)
+        #expect(try referrers("mirror/app:v2", in: unpacked).count == 3)
+
+        let bare = directory.child("bare")
+        let noReferrers = try StowageBinary.run(["copy", "--no-referrers", "oci:\(layout):team/app:v1.0.0", "oci:\(bare):mirror/app:v1"])
+        #expect(noReferrers.status == 0, "\(noReferrers.stderr)")
+        #expect(try referrers("mirror/app:v1", in: bare).isEmpty)
+        // From an archive: the referrers it holds come along, and do not count as images to choose from.
+        let fromArchive = directory.child("from-archive")
+        let copyBack = try StowageBinary.run(["copy", "oci-archive:\(archive)", "oci:\(fromArchive):back/app:v1"])
+        #expect(copyBack.status == 0, "\(copyBack.stderr)")
+        #expect(try referrers("back/app:v1", in: fromArchive).count == 3)
+    }
+
     @Test func skopeoAndUmociStillReadALayoutWithReferrers() throws {
         _ = try prepare()
         for reference in ["team/app:v1.0.0", "team/app:multi"] {

@@ -106,6 +106,16 @@ import Testing
         #expect(pull.stdout.contains("\"referrerRequests\" : 9"))
     }
 
+    @Test func copyFromARegistryCarriesReferrers() throws {
+        let served = try Served()
+        defer { served.registry.stop() }
+        let result = try StowageBinary.run([
+            "copy", "--tls-verify=false", "docker://\(served.registry.host)/team/app:v1", "oci:\(layout):team/app:v1",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try referrers("team/app:v1").count == 3)
+    }
+
     @Test func noReferrersAsksNothing() throws {
         let served = try Served()
         defer { served.registry.stop() }

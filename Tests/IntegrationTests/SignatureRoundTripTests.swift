@@ -172,4 +172,35 @@ import Testing
         let copy = try Command.run("skopeo", ["copy", "--src-tls-verify=false", "docker://\(registry.host)/team/app:v1", "oci:\(directory.child("back")):v1"])
         #expect(copy.status == 0, "\(copy.stderr)")
     }
+
+    @Test func pushCarriesOnlyWhatThePolicyAdmits() throws {
+        let registry = try RegistryServer.started(.http)
+        defer { registry.stop() }
+        let source = directory.child("source")
+        try stowage(["import", "--tag", "team/app:v1", Fixtures.path("x86_64.tar")], layout: source)
+        var subject = try Layout.open(source).resolve("team/app:v1")
+        subject.annotations = nil
+        subject.platform = nil
+        let sbom = TestArtifact.sbom(of: subject, seed: 3)
+        let signature = try CosignSigner().sign(subject.digest, repository: "team/app")
+        let cosignTag = CosignTag(subject: subject.digest, kind: .signature).description
+        try ReferrerLayoutTests.add(sbom, to: source)
+        try ReferrerLayoutTests.add(signature, to: source, name: "team/app:\(cosignTag)")
+
+        try stowage(["push", "--tls-verify=false", "--no-referrers", "team/app:v1", "\(registry.host)/bare/app:v1"], layout: source)
+        #expect(try fetch(registry, "bare/app/manifests/\(cosignTag)", accept: Self.manifestTypes).status == 404)
+        #expect(try fetch(registry, "bare/app/manifests/\(sbom.digest)", accept: Self.manifestTypes).status == 404)
+
+        try stowage(["push", "--tls-verify=false", "--referrers-artifact-type", "application/spdx+json", "team/app:v1", "\(registry.host)/sbom/app:v1"], layout: source)
+        #expect(try fetch(registry, "sbom/app/manifests/\(cosignTag)", accept: Self.manifestTypes).status == 404)
+        #expect(try fetch(registry, "sbom/app/manifests/\(sbom.digest)", accept: Self.manifestTypes).status == 200)
+
+        let all = try stowage(["push", "--tls-verify=false", "--json", "team/app:v1", "\(registry.host)/all/app:v1"], layout: source)
+        #expect(all.stdout.contains("\"referrers\" : 2"), "\(all.stdout)")
+        #expect(try fetch(registry, "all/app/manifests/\(cosignTag)", accept: Self.manifestTypes).status == 200)
+        // Pushed again: up to date, nothing written.
+        let again = try stowage(["push", "--tls-verify=false", "--json", "team/app:v1", "\(registry.host)/all/app:v1"], layout: source)
+        #expect(again.stdout.contains("\"manifests\" : 0"), "\(again.stdout)")
+        #expect(again.stdout.contains("\"upToDate\" : true"), "\(again.stdout)")
+    }
 }
