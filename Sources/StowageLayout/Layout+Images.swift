@@ -99,7 +99,8 @@ extension Layout {
         }
         // More threads than cores: the work is waiting on the disk, not computing.
         let platforms = parallelMap(entries, width: 8) { entry in
-            Result { try self.platforms(of: entry).map(\.description) }
+            // A signature or SBOM runs nowhere: its config's empty os/architecture is no platform.
+            subjectOf[entry] != nil ? .success([]) : Result { try self.platforms(of: entry).map(\.description) }
         }
         return try entries.enumerated().map { position, entry in
             ImageSummary(

@@ -121,8 +121,8 @@ public struct LayoutReferrers: Sendable {
 
 extension Layout {
     /// The referrers of the image `query` names (a reference or digest): entries whose
-    /// subject is it, cosign tags naming its digest, the in-index attestations of an
-    /// index, and the referrers of those in turn. `artifactType` keeps only direct
+    /// subject is it (or, for an index, one of its images), cosign tags naming its digest,
+    /// the in-index attestations of an index, and the referrers of those in turn. `artifactType` keeps only direct
     /// referrers of that type, with what refers to them.
     public func referrers(of query: String, artifactType: String? = nil) throws -> [ReferrerSummary] {
         let index = try readIndex()
@@ -134,7 +134,11 @@ extension Layout {
             let bytes = try blobs.readDocument(target.digest, expectedSize: target.size)
             if case .index(let image) = try ContentDocument(bytes, mediaType: target.mediaType, what: "index \(target.digest)") {
                 for entry in image.manifests {
-                    guard let attested = InIndexAttestation.subject(of: entry) else { continue }
+                    guard let attested = InIndexAttestation.subject(of: entry) else {
+                        // The referrers of each platform's image are the index's concern too.
+                        subjects.insert(entry.digest)
+                        continue
+                    }
                     let summary = try summarize(entry, link: .inIndexAttestation, subject: attested, reference: nil)
                     if let artifactType, summary.artifactType != artifactType { continue }
                     out.append(summary)

@@ -120,6 +120,7 @@ import Testing
         let shown = try sample.fixture.layout.summaries()
         #expect(Set(shown.compactMap(\.reference)) == ["team/app:v1", "team/other:v1", sample.cosignName])
         #expect(shown.count == 3)
+        #expect(shown.first { $0.reference == sample.cosignName }?.platforms == [], "a signature runs nowhere")
         let all = try sample.fixture.layout.summaries(includeReferrers: true)
         #expect(all.count == 5)
         #expect(all.filter { $0.reference == nil }.allSatisfy { $0.referrerOf != nil })
