@@ -143,6 +143,10 @@ import Testing
         #expect(digests.contains(sample.childSBOM.digest))
         #expect(digests.contains(sample.indexSBOM.digest))
         #expect(!digests.contains(sample.sbom.digest))
+        // The index's SBOM came without its subject: verify passes and warns.
+        let verify = try stowage(["verify"], in: second).stdout
+        #expect(verify.contains("warning: subject \(sample.index.digest)"), "\(verify)")
+        #expect(verify.contains("is intact"))
     }
 
     @Test func gcCollectsReferrersWithTheirSubject() throws {

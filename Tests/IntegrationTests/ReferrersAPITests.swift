@@ -116,6 +116,23 @@ import Testing
         #expect(try referrers("team/app:v1").count == 3)
     }
 
+    @Test func pushToARegistryWithTheAPIWritesNoFallbackTag() throws {
+        let served = try Served()
+        defer { served.registry.stop() }
+        _ = try stowage(["pull", "\(served.registry.host)/team/app:v1"])
+        _ = try stowage(["push", "\(served.registry.host)/team/app:v1", "\(served.registry.host)/copy/app:v1"])
+        let puts = served.registry.requests.filter { $0.method == "PUT" && $0.uri.contains("/copy/app/manifests/") }
+        // The image by tag, then each referrer by digest: the registry answers OCI-Subject, so no fallback tag.
+        #expect(puts.count == 4)
+        #expect(!puts.contains { $0.uri.contains("/manifests/sha256-") })
+        // And the copy lists them through its Referrers API.
+        let again = directory.child("again")
+        let pull = try StowageBinary.run(["pull", "--tls-verify=false", "--layout", again, "\(served.registry.host)/copy/app:v1"])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        let listed = try StowageBinary.run(["referrers", "--json", "--layout", again, "\(served.registry.host)/copy/app:v1"])
+        #expect(try JSONDecoder().decode([ReferrerSummary].self, from: Data(listed.stdout.utf8)).count == 3)
+    }
+
     @Test func noReferrersAsksNothing() throws {
         let served = try Served()
         defer { served.registry.stop() }

@@ -5,13 +5,15 @@ import NIOHTTP1
 import NIOPosix
 
 /// A small in-process registry for what Debian's `docker-registry` (distribution 2.8)
-/// cannot do: the OCI 1.1 Referrers API. It serves, from memory, the read side of the
-/// distribution spec — `GET /v2/`, `HEAD`/`GET` of manifests (by tag or digest) and
-/// blobs — and `GET /v2/<name>/referrers/<digest>`, with `artifactType` filtering and
-/// paging through `Link: <…>; rel="next"` (`pageSize` descriptors a page). With
-/// `referrersAPI = false` that endpoint answers 404, as registries without it do.
+/// cannot do: the OCI 1.1 Referrers API. It serves, from memory, the distribution spec's
+/// `GET /v2/`, `HEAD`/`GET` of manifests (by tag or digest) and blobs, uploads (`POST`,
+/// `PATCH`, `PUT …?digest=`, mounts), manifest `PUT` (answering `OCI-Subject` for a
+/// manifest with a `subject`, as registries with the API do), and
+/// `GET /v2/<name>/referrers/<digest>`, with `artifactType` filtering and paging through
+/// `Link: <…>; rel="next"` (`pageSize` descriptors a page). With `referrersAPI = false`
+/// that endpoint answers 404 and no `OCI-Subject` is sent, as registries without it do.
 ///
-/// Content is put in with `putManifest` and `putBlob`; no authentication. Every request
+/// Content is put in by clients or with `putManifest` and `putBlob`; no authentication. Every request
 /// is recorded (`requests`), so tests can count what a client asked. Listens on
 /// 127.0.0.1 on a port of its own from `init` until `stop()` (or release).
 public final class ReferrersRegistry: @unchecked Sendable {
@@ -34,6 +36,7 @@ public final class ReferrersRegistry: @unchecked Sendable {
         var manifests: [String: [String: Stored]] = [:]
         var tags: [String: [String: String]] = [:]
         var blobs: [String: [UInt8]] = [:]
+        var uploads: [String: [UInt8]] = [:]
         var log: [Request] = []
         var referrersAPI = true
         var filtersArtifactType = true
@@ -135,13 +138,13 @@ public final class ReferrersRegistry: @unchecked Sendable {
         var body: [UInt8] = []
     }
 
-    func answer(method: String, uri: String) -> Reply {
-        let reply = route(method: method, uri: uri)
+    func answer(method: String, uri: String, headers: HTTPHeaders = [:], body: [UInt8] = []) -> Reply {
+        let reply = route(method: method, uri: uri, headers: headers, body: body)
         state.withLock { $0.log.append(Request(method: method, uri: uri, status: reply.status)) }
         return reply
     }
 
-    private func route(method: String, uri: String) -> Reply {
+    private func route(method: String, uri: String, headers: HTTPHeaders, body: [UInt8]) -> Reply {
         let components = URLComponents(string: uri)
         let path = components?.path ?? uri
         let query = Dictionary(
@@ -149,6 +152,15 @@ public final class ReferrersRegistry: @unchecked Sendable {
         if path == "/v2/" || path == "/v2" { return Reply(status: 200, headers: [("Content-Type", "application/json")], body: Array("{}".utf8)) }
         guard path.hasPrefix("/v2/") else { return Reply(status: 404) }
         let rest = String(path.dropFirst(4))
+        if let range = rest.range(of: "/blobs/uploads", options: .backwards) {
+            let repository = String(rest[..<range.lowerBound])
+            let id = String(rest[range.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            return upload(method: method, repository: repository, id: id, query: query, body: body)
+        }
+        if method == "PUT", let range = rest.range(of: "/manifests/", options: .backwards) {
+            let mediaType = headers.first(name: "Content-Type") ?? "application/vnd.oci.image.manifest.v1+json"
+            return storeManifest(body, mediaType: mediaType, repository: String(rest[..<range.lowerBound]), reference: String(rest[range.upperBound...]))
+        }
         for kind in ["manifests", "blobs", "referrers"] {
             guard let range = rest.range(of: "/\(kind)/", options: .backwards) else { continue }
             let repository = String(rest[..<range.lowerBound])
@@ -160,6 +172,49 @@ public final class ReferrersRegistry: @unchecked Sendable {
             }
         }
         return Reply(status: 404)
+    }
+
+    private func upload(method: String, repository: String, id: String, query: [String: String], body: [UInt8]) -> Reply {
+        switch method {
+        case "POST":
+            if let mount = query["mount"], state.withLock({ $0.blobs[mount] != nil }) {
+                return Reply(status: 201, headers: [("Location", "/v2/\(repository)/blobs/\(mount)"), ("Docker-Content-Digest", mount)])
+            }
+            let id = UUID().uuidString.lowercased()
+            state.withLock { $0.uploads[id] = [] }
+            return Reply(status: 202, headers: [("Location", "/v2/\(repository)/blobs/uploads/\(id)"), ("Range", "0-0")])
+        case "PATCH", "PUT":
+            guard let size = state.withLock({ state -> Int? in
+                guard state.uploads[id] != nil else { return nil }
+                state.uploads[id]! += body
+                return state.uploads[id]!.count
+            }) else { return Reply(status: 404) }
+            guard method == "PUT" else {
+                return Reply(status: 202, headers: [("Location", "/v2/\(repository)/blobs/uploads/\(id)"), ("Range", "0-\(max(0, size - 1))")])
+            }
+            let bytes = state.withLock { $0.uploads.removeValue(forKey: id) ?? [] }
+            let digest = Self.digest(bytes)
+            guard query["digest"] == digest else { return Reply(status: 400) }
+            putBlob(bytes)
+            return Reply(status: 201, headers: [("Location", "/v2/\(repository)/blobs/\(digest)"), ("Docker-Content-Digest", digest)])
+        case "GET":
+            guard let size = state.withLock({ $0.uploads[id]?.count }) else { return Reply(status: 404) }
+            return Reply(status: 204, headers: [("Location", "/v2/\(repository)/blobs/uploads/\(id)"), ("Range", "0-\(max(0, size - 1))")])
+        default:
+            return Reply(status: 405)
+        }
+    }
+
+    private func storeManifest(_ bytes: [UInt8], mediaType: String, repository: String, reference: String) -> Reply {
+        let digest = Self.digest(bytes)
+        if reference.hasPrefix("sha256:"), reference != digest { return Reply(status: 400) }
+        putManifest(bytes, mediaType: mediaType, repository: repository, tag: reference.hasPrefix("sha256:") ? nil : reference)
+        var headers = [("Location", "/v2/\(repository)/manifests/\(digest)"), ("Docker-Content-Digest", digest)]
+        let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+        if referrersAPI, let subject = (object?["subject"] as? [String: Any])?["digest"] as? String {
+            headers.append(("OCI-Subject", subject))
+        }
+        return Reply(status: 201, headers: headers)
     }
 
     private func manifest(method: String, repository: String, reference: String) -> Reply {
@@ -233,6 +288,7 @@ final class ReferrersRegistryHandler: ChannelInboundHandler {
 
     private let owner: Weak<ReferrersRegistry>
     private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
 
     init(owner: Weak<ReferrersRegistry>) {
         self.owner = owner
@@ -242,12 +298,14 @@ final class ReferrersRegistryHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
-        case .body:
-            break
+            body = []
+        case .body(let part):
+            body += Array(buffer: part)
         case .end:
             guard let head else { return }
             self.head = nil
-            let reply = owner.value?.answer(method: head.method.rawValue, uri: head.uri) ?? .init(status: 503)
+            let reply = owner.value?.answer(method: head.method.rawValue, uri: head.uri, headers: head.headers, body: body) ?? .init(status: 503)
+            body = []
             var headers = HTTPHeaders(reply.headers)
             if headers["Content-Length"].isEmpty || head.method != .HEAD {
                 headers.replaceOrAdd(name: "Content-Length", value: String(head.method == .HEAD ? Int(headers.first(name: "Content-Length") ?? "0") ?? 0 : reply.body.count))
