@@ -21,7 +21,7 @@ extension RegistryPusher {
     public func referrerPushes(of graph: ImageGraph) throws -> [ReferrerPush] {
         guard referrers.carry else { return [] }
         let subjects = Set([graph.root.digest] + graph.manifests.map(\.digest))
-        let known = LayoutReferrers(index: try layout.readIndex(), blobs: layout.blobs)
+        let known = try knownReferrers ?? LayoutReferrers(index: layout.readIndex(), blobs: layout.blobs)
         var links = known.closure(of: subjects, policy: referrers, blobs: layout.blobs)
         // Subjects first: a referrer goes after what it refers to.
         var placed = subjects

@@ -16,6 +16,9 @@ public struct RegistryPusher: Sendable {
     public let progress: TransferProgress
     /// Which referrers (signatures, SBOMs, attestations) go with each image: all by default.
     public var referrers: ReferrerPolicy = .all
+    /// The layout's referrers, when the caller read them once for many pushes (sync);
+    /// else `index.json` is read for each push.
+    public var knownReferrers: LayoutReferrers?
 
     /// A pusher for `layout` within `session`.
     public init(layout: Layout, session: TransferSession, progress: TransferProgress) {

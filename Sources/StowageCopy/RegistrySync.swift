@@ -27,6 +27,7 @@ public struct RegistrySync: Sendable {
         let (targets, skipped, collisions) = try planner.targets()
         var pusher = RegistryPusher(layout: planner.layout, session: session, progress: progress)
         pusher.referrers = referrers
+        pusher.knownReferrers = LayoutReferrers(index: try planner.layout.readIndex(), blobs: planner.layout.blobs)
         var items: [SyncPlan.Item] = []
         for (name, destination, graph) in targets {
             var item = SyncPlan.Item(reference: name, destination: destination, graph: graph)
@@ -63,6 +64,7 @@ public struct RegistrySync: Sendable {
         guard collisions.isEmpty else { throw SyncPlan.conflict(collisions) }
         var pusher = RegistryPusher(layout: planner.layout, session: session, progress: progress)
         pusher.referrers = referrers
+        pusher.knownReferrers = LayoutReferrers(index: try planner.layout.readIndex(), blobs: planner.layout.blobs)
         var items: [SyncPlan.Item] = []
         var pending: [(destination: RegistryReference, graph: ImageGraph)] = []
         for (name, destination, graph) in targets {

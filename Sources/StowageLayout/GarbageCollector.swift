@@ -106,9 +106,10 @@ public struct GarbageCollector {
         var reachable = graph.reachable
         var pending = classified.links
         while true {
-            let ready = pending.filter { reachable.contains($0.subject) || isYoungEntry($0.entry, now: now) }
+            let isReady = pending.map { reachable.contains($0.subject) || isYoungEntry($0.entry, now: now) }
+            let ready = zip(pending, isReady).filter(\.1).map(\.0)
             guard !ready.isEmpty else { break }
-            pending.removeAll { ready.contains($0) }
+            pending = zip(pending, isReady).filter { !$0.1 }.map(\.0)
             graph = ContentGraph.walk(
                 layout.blobs, roots: ready.map { ReachabilityRoot(entry: $0.entry) }, followSubjects: false)
             try Self.refuseUnwalkable(graph)
@@ -119,7 +120,8 @@ public struct GarbageCollector {
         if !orphans.isEmpty && !dryRun {
             // gc holds the index lock: no writer can have changed index.json since it was read.
             var updated = index
-            updated.manifests.removeAll { entry in orphans.contains { $0.entry == entry } }
+            let gone = Set(orphans.map { LayoutReferrers.key($0.entry) })
+            updated.manifests.removeAll { gone.contains(LayoutReferrers.key($0)) }
             try layout.replaceFile(layout.indexPath, with: JSONCoding.encode(updated))
         }
         let directory = layout.blobs.directory

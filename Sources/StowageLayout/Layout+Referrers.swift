@@ -44,6 +44,7 @@ public struct LayoutReferrers: Sendable {
     public private(set) var roots: [Descriptor] = []
     /// Entries that are referrers, in `index.json` order.
     public private(set) var links: [Link] = []
+    private var entryKeys: Set<String> = []
 
     /// Classifies the entries of `index`, reading the documents of unnamed entries from
     /// `blobs`. An unnamed entry whose document cannot be read stays a root, so that
@@ -69,11 +70,12 @@ public struct LayoutReferrers: Sendable {
             }
             links.append(Link(entry: entry, subject: subject.digest, link: .subject, document: document))
         }
+        entryKeys = Set(links.map { Self.key($0.entry) })
     }
 
     /// Whether `entry` of `index.json` is a referrer entry.
     public func isReferrer(_ entry: Descriptor) -> Bool {
-        links.contains { $0.entry == entry }
+        entryKeys.contains(Self.key(entry))
     }
 
     /// The referrer entries that refer, directly or through other referrers, to any of
@@ -87,25 +89,29 @@ public struct LayoutReferrers: Sendable {
     /// referrers, in `index.json` order. The policy's artifact types apply to direct referrers.
     public func closure(of subjects: Set<Digest>, policy: ReferrerPolicy, blobs: BlobStore?) -> [Link] {
         guard policy.carry else { return [] }
-        var known = subjects
-        var found: [Link] = []
-        var pending = links
-        while true {
-            let ready = pending.filter { known.contains($0.subject) }
-            guard !ready.isEmpty else { break }
-            pending.removeAll { link in ready.contains(link) }
-            for link in ready {
+        // Breadth first over "refers to", each link visited once.
+        var bySubject: [Digest: [Int]] = [:]
+        for (position, link) in links.enumerated() { bySubject[link.subject, default: []].append(position) }
+        var kept = Set<Int>()
+        var queue = Array(subjects)
+        var seen = subjects
+        while let subject = queue.popLast() {
+            for position in bySubject[subject] ?? [] where !kept.contains(position) {
+                let link = links[position]
                 if !policy.artifactTypes.isEmpty, subjects.contains(link.subject),
                     !policy.admits(artifactType: Self.artifactType(of: link, blobs: blobs))
                 {
                     continue
                 }
-                found.append(link)
-                known.insert(link.entry.digest)
+                kept.insert(position)
+                if seen.insert(link.entry.digest).inserted { queue.append(link.entry.digest) }
             }
         }
-        return links.filter { found.contains($0) }
+        return kept.sorted().map { links[$0] }
     }
+
+    /// Identifies an entry by digest and name: the same image may be an entry twice.
+    static func key(_ entry: Descriptor) -> String { "\(entry.digest)|\(entry.refName ?? "")" }
 
     /// The artifact type of a referrer: stated by its entry or document, else read.
     public static func artifactType(of link: Link, blobs: BlobStore?) -> String? {
