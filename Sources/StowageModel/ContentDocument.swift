@@ -26,6 +26,9 @@ public enum ContentDocument: Sendable, Equatable {
     /// An OCI image manifest (artifacts included) or a Docker schema 2 manifest.
     case manifest(Manifest)
 
+    /// The largest manifest, index or config Stowage reads into memory, from anywhere.
+    public static let maxSize = 16 * 1024 * 1024
+
     /// How deep indexes may nest below a root: deeper graphs are refused everywhere alike.
     public static let maxDepth = 8
 
