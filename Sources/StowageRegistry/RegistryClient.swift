@@ -77,9 +77,11 @@ public final class RegistryClient: Sendable {
         }
     }
 
-    /// Closes connections.
+    /// Closes connections. A connection a stalled registry holds open (a transfer given up
+    /// on after `timeout`) is not waited for longer than a second.
     public func shutdown() async throws {
-        try await http.shutdown()
+        let http = self.http
+        _ = try await Self.first(of: Task { try await http.shutdown() }, within: 1)
     }
 
     /// Declares that `repository` will be pushed to, so the first token asked for it
@@ -204,22 +206,48 @@ public final class RegistryClient: Sendable {
     }
 
     /// Collects a small body (a manifest, token or error document) within `timeout`:
-    /// a registry that sends headers and then stalls or drips is cut off.
+    /// a registry that sends headers and then stalls or drips is cut off. The collection
+    /// is cancelled, and not waited for, when the deadline passes first.
     func collect(_ response: HTTPClientResponse, upTo limit: Int, what: String) async throws -> ByteBuffer {
-        let seconds = options.timeout
-        let host = self.host
-        return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            group.addTask { try await response.body.collect(upTo: limit) }
-            group.addTask {
-                try await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
-                return nil
+        let work = Task { try await response.body.collect(upTo: limit) }
+        guard let body = try await Self.first(of: work, within: options.timeout) else {
+            work.cancel()
+            throw RetryableFailure(error: StowageError(
+                .network, "registry \(host): \(what) did not arrive within \(Self.seconds(options.timeout)) (see --timeout)"))
+        }
+        return body
+    }
+
+    /// The result of `work`, or nil when `seconds` pass first (then `work` goes on unawaited).
+    static func first<T: Sendable>(of work: Task<T, Error>, within seconds: Double) async throws -> T? {
+        let race = Race<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            race.start(continuation)
+            Task {
+                do { race.finish(.success(try await work.value)) } catch { race.finish(.failure(error)) }
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let body = first else {
-                throw RetryableFailure(error: StowageError(
-                    .network, "registry \(host): \(what) did not arrive within \(Self.seconds(seconds)) (see --timeout)"))
+            Task {
+                try? await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
+                race.finish(.success(nil))
             }
-            return body
+        }
+    }
+
+    /// Resumes a continuation once, with whichever result comes first.
+    private final class Race<T: Sendable>: @unchecked Sendable {
+        private let lock = NSLock()
+        private var continuation: CheckedContinuation<T?, Error>?
+
+        func start(_ continuation: CheckedContinuation<T?, Error>) {
+            lock.withLock { self.continuation = continuation }
+        }
+
+        func finish(_ result: Result<T?, Error>) {
+            let waiting = lock.withLock { () -> CheckedContinuation<T?, Error>? in
+                defer { continuation = nil }
+                return continuation
+            }
+            waiting?.resume(with: result)
         }
     }
 
