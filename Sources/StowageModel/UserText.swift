@@ -22,6 +22,23 @@ public enum UserText {
         return cleaned
     }
 
+    /// Shows every control character (C0, DEL, C1) and backslash visibly, as `\u{1B}`
+    /// and `\\`, so text from a layout (a name in `index.json`) prints on one line
+    /// and cannot drive the terminal, yet nothing of it is hidden.
+    public static func escaped(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            } else if scalar == "\\" {
+                out += "\\\\"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     private static func skipEscape(introducedBy first: Unicode.Scalar, _ scalars: inout String.UnicodeScalarView.Iterator) {
         var kind = first == "\u{1B}" ? scalars.next() : "["
         if first.value == 0x9B { kind = "[" }

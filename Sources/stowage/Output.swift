@@ -47,7 +47,9 @@ enum Output {
     }
 
     /// Left-aligned columns separated by two spaces.
+    /// Aligned columns; cells are escaped (`UserText.escaped`), as they may come from a layout.
     static func table(_ rows: [[String]]) -> [String] {
+        let rows = rows.map { $0.map(UserText.escaped) }
         guard let width = rows.map(\.count).max() else { return [] }
         var widths = [Int](repeating: 0, count: width)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
