@@ -26,7 +26,7 @@ extension Index {
                 }
                 var position = 0
                 try reader.readArray {
-                    manifests.append(try Descriptor(json: reader.readValue(), field: field.child("\(position)")))
+                    manifests.append(try Descriptor(reading: reader, field: field.child("\(position)")))
                     position += 1
                 }
             case "subject":
@@ -71,6 +71,63 @@ extension Index {
 }
 
 extension Descriptor {
+    /// Reads a descriptor straight from `reader`, field by field, with no tree in between.
+    init(reading reader: JSONReader, field: JSONField) throws {
+        guard try reader.nextIsObject() else {
+            _ = try reader.readValue()
+            throw field.wrongType()
+        }
+        var mediaType: String?
+        var digest: String?
+        var size: Int64?
+        var urls: [String]?
+        var annotations: [String: String]?
+        var platform: Platform?
+        var artifactType: String?
+        var data: String?
+        var unknown: [String: JSONValue] = [:]
+        try reader.readObject { key in
+            let child = field.child(key)
+            // A known field that is null is absent, as with Codable; an unknown one is kept as it is.
+            if Descriptor.knownKeys.contains(key), try reader.skipNull() { return }
+            switch key {
+            case "mediaType": mediaType = try child.string(reader.readValue())
+            case "digest": digest = try child.string(reader.readValue())
+            case "size": size = try child.int64(reader.readValue())
+            case "urls": urls = try child.stringArray(reader.readValue())
+            case "annotations":
+                guard try reader.nextIsObject() else {
+                    _ = try reader.readValue()
+                    throw child.wrongType()
+                }
+                var map: [String: String] = [:]
+                try reader.readObject { name in map[name] = try child.string(reader.readValue()) }
+                annotations = map
+            case "platform": platform = try Platform(json: reader.readValue(), field: child)
+            case "artifactType": artifactType = try child.string(reader.readValue())
+            case "data": data = try child.string(reader.readValue())
+            default: unknown[key] = try reader.readValue()
+            }
+        }
+        guard let mediaType else { throw field.missing("mediaType") }
+        guard let digest else { throw field.missing("digest") }
+        guard let size else { throw field.missing("size") }
+        let parsedDigest: Digest
+        do {
+            parsedDigest = try Digest(digest)
+        } catch let error as StowageError {
+            throw error.prefixed(field.what)
+        }
+        guard size >= 0 else {
+            throw StowageError(.invalidJSON, "descriptor \(parsedDigest) has a negative size \(size)").prefixed(field.what)
+        }
+        self.init(mediaType: MediaType(rawValue: mediaType), digest: parsedDigest, size: size, annotations: annotations, platform: platform)
+        self.urls = urls
+        self.artifactType = artifactType
+        self.data = data
+        unknownFields = unknown
+    }
+
     /// A descriptor from a parsed JSON object; `field` says where it sits, for errors.
     init(json: JSONValue, field: JSONField) throws {
         guard case .object(let members) = json else { throw field.wrongType() }

@@ -22,6 +22,11 @@ public final class JSONReader {
     private var consumed: Int64 = 0
     private var atEnd = false
     private var depth = 0
+    /// Short strings seen before (keys, media types, platforms): one copy each, however
+    /// many entries repeat them. Bounded, so unique hostile strings cannot grow it.
+    private var interned: [[UInt8]: String] = [:]
+    private static let internLength = 48
+    private static let internCount = 4096
 
     /// A reader over bytes that come from `source`, `chunkSize` at a time.
     public init(what: String, chunkSize: Int = 1 << 20, source: @escaping Source) {
@@ -163,6 +168,20 @@ public final class JSONReader {
         return try peekByte() == UInt8(ascii: "[")
     }
 
+    /// Whether the next value is an object (whitespace is skipped, nothing is consumed).
+    public func nextIsObject() throws -> Bool {
+        try skipWhitespace()
+        return try peekByte() == UInt8(ascii: "{")
+    }
+
+    /// Whether the next value is `null`; if it is, it is consumed.
+    public func skipNull() throws -> Bool {
+        try skipWhitespace()
+        guard try peekByte() == UInt8(ascii: "n") else { return false }
+        _ = try readValue()
+        return true
+    }
+
     /// Reads an object, calling `member` with each key; `member` must read the value.
     /// A key that appears twice is an error.
     public func readObject(_ member: (String) throws -> Void) throws {
@@ -247,7 +266,10 @@ public final class JSONReader {
             start += 1
             switch byte {
             case UInt8(ascii: "\""):
+                let short = bytes.count <= Self.internLength
+                if short, let known = interned[bytes] { return known }
                 guard let string = String(validating: bytes, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
+                if short, interned.count < Self.internCount { interned[bytes] = string }
                 return string
             case UInt8(ascii: "\\"):
                 try readEscape(into: &bytes)

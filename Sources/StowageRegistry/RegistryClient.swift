@@ -317,7 +317,7 @@ public final class RegistryClient: Sendable {
     }
 
     /// Refuses to leave TLS for plain HTTP (a redirect, an upload location) unless `--tls-verify=false`.
-    private func checkDowngrade(to url: String, _ request: Request) throws {
+    func checkDowngrade(to url: String, _ request: Request) throws {
         guard options.tlsVerify, url.hasPrefix("http://") else { return }
         throw StowageError(
             .authentication,

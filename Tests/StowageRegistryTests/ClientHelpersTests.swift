@@ -210,6 +210,24 @@ struct ClientWithoutNetworkTests {
         #expect(attempts.current == [0, 1, 2])
     }
 
+    @Test("leaving TLS for plain http (a redirect, an upload location) is refused unless --tls-verify=false")
+    func noDowngradeToPlainHTTP() async throws {
+        let request = RegistryClient.Request(method: .GET, url: "/v2/team/app/blobs/x", scope: [], what: "blob x of team/app")
+        try await RegistryClient.withClient(host: "registry.example.com", options: isolatedOptions()) { client async throws in
+            let error = try #require(throws: StowageError.self) {
+                try client.checkDowngrade(to: "http://storage.example.com/blob", request)
+            }
+            #expect(error.code == .authentication)
+            #expect(error.message.contains("storage.example.com") && error.message.contains("--tls-verify=false"), "\(error.message)")
+            try client.checkDowngrade(to: "https://storage.example.com/blob", request)
+        }
+        var insecure = isolatedOptions()
+        insecure.tlsVerify = false
+        try await RegistryClient.withClient(host: "registry.example.com", options: insecure) { client async throws in
+            try client.checkDowngrade(to: "http://storage.example.com/blob", request)
+        }
+    }
+
     @Test("the waits between retries of one request add up to at most --timeout, however many retries are allowed")
     func retriesEndWithinTheTimeoutBudget() async throws {
         var options = isolatedOptions()
