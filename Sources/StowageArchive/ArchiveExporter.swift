@@ -65,6 +65,13 @@ public struct ArchiveExporter {
         guard !entries.isEmpty else {
             throw StowageError(.notFound, "layout \(layout.root) holds no images, so there is nothing to export")
         }
+        // An archive `import` would refuse is never written.
+        for name in entries.compactMap(\.refName) where (try? RefName(stored: name)) == nil {
+            throw StowageError(
+                .invalidReference,
+                "cannot export: index.json of \(layout.root) names an image '\(UserText.clean(name, limit: 100))', which is not a valid name "
+                    + "(\(RefName.grammar)); remove it with `stowage rm` or export other references")
+        }
         // The referrers of everything exported (an index's children included) and, with
         // --platform, of the index the image was taken from.
         let subjects = ContentGraph.walk(layout.blobs, roots: entries.map(ReachabilityRoot.init(entry:)), followSubjects: false)

@@ -87,7 +87,7 @@ public struct ArchiveImporter {
         var needed = Set<Digest>()
         let format: String
         var candidates: [Candidate]
-        if scan.documents["index.json"] != nil {
+        if scan.index != nil {
             format = "oci-archive"
             candidates = try ociCandidates(scan, needed: &needed, policy: policy)
         } else if scan.documents["manifest.json"] != nil {
@@ -164,7 +164,7 @@ public struct ArchiveImporter {
             throw StowageError(.invalidArchive, "\(archive) has an index.json but no oci-layout file, so it is not an OCI image layout")
         }
         try ImageLayoutFile.check(layoutFile, what: "\(archive): entry oci-layout")
-        let index = try JSONCoding.decode(Index.self, from: scan.documents["index.json"]!, what: "\(archive): entry index.json")
+        let index = scan.index!
         guard !index.manifests.isEmpty else {
             throw StowageError(.invalidArchive, "\(archive): entry index.json lists no images")
         }

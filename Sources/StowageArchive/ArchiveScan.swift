@@ -30,10 +30,13 @@ struct ArchiveScan {
     }
 
     /// The metadata files read into memory.
-    static let documentNames: Set<String> = ["index.json", "oci-layout", "manifest.json", "repositories"]
+    static let documentNames: Set<String> = ["oci-layout", "manifest.json", "repositories"]
 
     var archive: String
     var documents: [String: [UInt8]] = [:]
+    /// The archive's `index.json`, parsed as it streamed past: it may be as large as a
+    /// layout's own (`FileSystem.maxIndexSize`), and is never held as bytes.
+    var index: Index?
     var blobs: [Digest: BlobLocation] = [:]
     var looseFiles: [String: LooseFile] = [:]
     var symbolicLinks: [String] = []
@@ -81,6 +84,14 @@ struct ArchiveScan {
         _ entry: ArchiveEntry, reader: ArchiveReader, buffer: UnsafeMutableRawBufferPointer,
         layout: Layout, staging: String
     ) throws {
+        if entry.path == "index.json" {
+            guard entry.size <= Int64(FileSystem.maxIndexSize) else {
+                throw failure(entry.path, "is \(entry.size) bytes, more than the \(FileSystem.maxIndexSize) allowed for an index")
+            }
+            let what = "\(archive): entry index.json"
+            index = try Index(reading: JSONReader(what: what) { try reader.read(into: $0) }, what: what)
+            return
+        }
         if Self.documentNames.contains(entry.path) {
             guard entry.size <= Int64(BlobStore.maxDocumentSize) else {
                 throw failure(entry.path, "is \(entry.size) bytes, more than the \(BlobStore.maxDocumentSize) allowed for a metadata file")

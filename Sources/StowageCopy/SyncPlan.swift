@@ -204,6 +204,12 @@ public struct SyncPlanner: Sendable {
                 skipped.append(name)
                 continue
             }
+            guard (try? RefName(stored: name)) != nil else {
+                throw StowageError(
+                    .invalidReference,
+                    "index.json of \(layout.root) names an image '\(UserText.clean(name, limit: 100))', which is not a valid name "
+                        + "(\(RefName.grammar)); nothing was sent: remove it with `stowage rm`, or leave it out with --ref")
+            }
             guard let destination = try destination(for: name) else {
                 tagOnly.append(name)
                 continue

@@ -16,7 +16,7 @@ public struct BlobStore: Sendable {
     public let temporaryDirectory: String
 
     /// The largest JSON document (manifest, index, config) Stowage reads into memory.
-    public static let maxDocumentSize = 16 * 1024 * 1024
+    public static let maxDocumentSize = ContentDocument.maxSize
 
     /// The path of a blob.
     public func path(of digest: Digest) -> String { "\(directory)/\(digest.hex)" }

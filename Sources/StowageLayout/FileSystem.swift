@@ -196,6 +196,23 @@ public enum FileSystem {
         return result
     }
 
+    /// The largest `index.json` read, from a layout or an archive.
+    public static let maxIndexSize = 256 * 1024 * 1024
+
+    /// Reads an `index.json` (or any index) from a file as a stream: memory grows with
+    /// the entries, never with a copy of the file. `what` names it in errors.
+    public static func readIndex(_ path: String, what: String) throws -> Index {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ioError("inspect", path) }
+        guard st.st_size <= maxIndexSize else {
+            throw StowageError(.unsupported, "\(what) is \(st.st_size) bytes, more than the \(maxIndexSize) Stowage reads for an index")
+        }
+        let reader = JSONReader(what: what) { buffer in try read(fd, into: buffer, path: path) }
+        return try Index(reading: reader, what: what)
+    }
+
     /// The first `count` bytes of a file (fewer if it is shorter).
     public static func readPrefix(_ path: String, count: Int, followLinks: Bool = true) throws -> [UInt8] {
         let fd = followLinks ? try open(path, O_RDONLY) : try openRegularFile(path)

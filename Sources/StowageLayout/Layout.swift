@@ -116,12 +116,15 @@ public final class Layout: Sendable {
         guard FileSystem.exists(indexPath) else {
             throw StowageError(.invalidLayout, "\(root) is not an OCI layout: index.json is missing")
         }
-        return try FileSystem.readFile(indexPath, limit: 256 * 1024 * 1024)
+        return try FileSystem.readFile(indexPath, limit: FileSystem.maxIndexSize)
     }
 
     /// The current `index.json`, read without a lock.
     public func readIndex() throws -> Index {
-        try JSONCoding.decode(Index.self, from: readIndexBytes(), what: indexPath)
+        guard FileSystem.exists(indexPath) else {
+            throw StowageError(.invalidLayout, "\(root) is not an OCI layout: index.json is missing")
+        }
+        return try FileSystem.readIndex(indexPath, what: indexPath)
     }
 
     /// Reads, changes and writes `index.json` under the exclusive layout lock.

@@ -127,7 +127,7 @@ public struct LayoutVerifier: Sendable {
         }
         let index: Index
         do {
-            index = try JSONCoding.decode(Index.self, from: FileSystem.readFile(path, limit: 256 * 1024 * 1024), what: path)
+            index = try FileSystem.readIndex(path, what: path)
         } catch {
             return problem("\(error)")
         }

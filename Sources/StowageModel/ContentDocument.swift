@@ -28,6 +28,9 @@ public enum ContentDocument: Sendable, Equatable {
     /// An OCI 1.1-rc artifact manifest (`blobs`, no config).
     case artifact(ArtifactManifest)
 
+    /// The largest manifest, index or config Stowage reads into memory, from anywhere.
+    public static let maxSize = 16 * 1024 * 1024
+
     /// How deep indexes may nest below a root: deeper graphs are refused everywhere alike.
     public static let maxDepth = 8
 

@@ -5,6 +5,9 @@ import Foundation
 public enum JSONCoding {
     /// Decodes `bytes` as `T`; `what` names the document in the error ("index.json of ARCHIVE").
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>, what: String) throws -> T {
+        // Indexes (a layout's index.json above all) and raw values take the fast path.
+        if T.self == Index.self { return try Index.parse(Array(bytes), what: what) as! T }
+        if T.self == JSONValue.self { return try JSONReader.parse(Array(bytes), what: what) as! T }
         do {
             return try JSONDecoder().decode(type, from: Data(bytes))
         } catch let error as StowageError {
@@ -26,6 +29,7 @@ public enum JSONCoding {
 
     /// Encodes `value` compactly with sorted keys: the same value always gives the same bytes.
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        if let index = value as? Index { return index.jsonBytes }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(value))

@@ -44,7 +44,7 @@ extension RegistryClient {
                     scope: [(repository, "pull,push"), (source, "pull")], what: "mount of blob \(digest) into \(repository)")
                 let response = try await send(request)
                 if response.status == .created {
-                    _ = try? await response.body.collect(upTo: 1 << 16)
+                    _ = try? await collect(response, upTo: 1 << 16, what: request.what)
                     return .mounted(from: source)
                 }
                 try await check(response, request, expected: [202])
@@ -53,8 +53,9 @@ extension RegistryClient {
                 location = try await startUpload(repository, digest: digest)
             }
             if size > options.chunkSize {
-                location = try await sendChunks(path, size: size, digest: digest, repository: repository, location: location, onBytes: onBytes)
-                try await finishUpload(location, digest: digest, repository: repository, body: .empty)
+                let (last, resumed) = try await sendChunks(
+                    path, size: size, digest: digest, repository: repository, location: location, onBytes: onBytes)
+                try await finishUpload(last, digest: digest, repository: repository, body: .empty, resumed: resumed)
             } else {
                 try await finishUpload(
                     location, digest: digest, repository: repository,
@@ -85,10 +86,11 @@ extension RegistryClient {
     private func sendChunks(
         _ path: String, size: Int64, digest: Digest, repository: String, location start: String,
         onBytes: (@Sendable (Int) -> Void)?
-    ) async throws -> String {
+    ) async throws -> (location: String, resumed: Bool) {
         var location = start
         var offset: Int64 = 0
         var resumes = 0
+        var acknowledged = false
         let what = "upload of blob \(digest) to \(repository)"
         while offset < size {
             let length = Swift.min(options.chunkSize, size - offset)
@@ -99,9 +101,10 @@ extension RegistryClient {
                 scope: [(repository, "pull,push")], what: what)
             do {
                 let response = try await send(request)
-                try await check(response, request, expected: [202, 204])
+                try await checkUpload(response, request, expected: [202, 204], resumed: resumes > 0)
                 location = (try? uploadLocation(response, request)) ?? location
                 offset += length
+                acknowledged = true
             } catch let failure as RetryableFailure {
                 guard resumes < options.retryTimes else { throw failure }
                 resumes += 1
@@ -117,19 +120,44 @@ extension RegistryClient {
                     throw RetryableFailure(error: refused)
                 }
                 location = (try? uploadLocation(response, status)) ?? location
-                offset = Self.uploadedBytes(response.headers.first(name: "Range"))
+                offset = Self.uploadedBytes(response.headers.first(name: "Range"), anythingAcknowledged: acknowledged)
+                guard offset <= size else {
+                    throw RetryableFailure(error: StowageError(
+                        .registry, "registry \(host): \(what) reports \(offset) bytes stored, more than the blob's \(size)"))
+                }
             }
         }
-        return location
+        return (location, resumes > 0)
     }
 
-    /// `Range: 0-N` means N+1 bytes are stored.
-    static func uploadedBytes(_ range: String?) -> Int64 {
+    /// The bytes an upload session holds, from its `Range` header: `0-N` means N+1 bytes.
+    /// distribution answers `0-0` for an empty session too, so `0-0` means nothing
+    /// stored until a chunk has been acknowledged. A wrong guess is caught by the
+    /// registry (416, or a digest mismatch at the end), and the blob then starts over.
+    static func uploadedBytes(_ range: String?, anythingAcknowledged: Bool) -> Int64 {
         guard let range, let dash = range.lastIndex(of: "-"), let end = Int64(range[range.index(after: dash)...]) else { return 0 }
+        if end == 0 && !anythingAcknowledged { return 0 }
         return end + 1
     }
 
-    private func finishUpload(_ location: String, digest: Digest, repository: String, body: Body) async throws {
+    /// The registry error codes that mean a resumed upload session cannot be finished,
+    /// so the blob must start over in a new one.
+    static let restartCodes = ["DIGEST_INVALID", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN"]
+
+    /// `check` for upload requests: after a resume, a refusal that means the session is
+    /// unusable (416, or one of `restartCodes`) starts the blob over (a bounded retry).
+    func checkUpload(_ response: HTTPClientResponse, _ request: Request, expected: Set<UInt>, resumed: Bool) async throws {
+        do {
+            try await check(response, request, expected: expected)
+        } catch let error as StowageError where resumed {
+            if response.status.code == 416 || Self.restartCodes.contains(where: { error.message.contains($0) }) {
+                throw RetryableFailure(error: error)
+            }
+            throw error
+        }
+    }
+
+    private func finishUpload(_ location: String, digest: Digest, repository: String, body: Body, resumed: Bool = false) async throws {
         let separator = location.contains("?") ? "&" : "?"
         var headers = [("Content-Type", "application/octet-stream")]
         if case .empty = body { headers = [] }
@@ -137,7 +165,7 @@ extension RegistryClient {
             method: .PUT, url: "\(location)\(separator)digest=\(digest)", headers: headers, body: body,
             scope: [(repository, "pull,push")], what: "upload of blob \(digest) to \(repository)")
         let response = try await send(request)
-        try await check(response, request, expected: [201, 204])
+        try await checkUpload(response, request, expected: [201, 204], resumed: resumed)
         if let answered = response.headers.first(name: "Docker-Content-Digest"), answered != digest.string {
             throw StowageError(.digestMismatch, "registry \(host) stored blob \(digest) of \(repository) as \(answered)")
         }
@@ -161,7 +189,7 @@ extension RegistryClient {
             } catch let error as StowageError {
                 throw error
             } catch {
-                throw RetryableFailure(error: StowageError(.network, "registry \(host): download of \(request.what) broke off", cause: "\(error)"))
+                throw RetryableFailure(error: networkError(error, doing: "download of \(request.what)", url: host))
             }
         }
     }

@@ -42,9 +42,13 @@ extension RegistryClient {
             try await check(response, request, expected: [200])
             let body: ByteBuffer
             do {
-                body = try await response.body.collect(upTo: 16 << 20)
+                body = try await collect(response, upTo: ContentDocument.maxSize, what: request.what)
+            } catch is NIOTooManyBytesError {
+                throw StowageError(.registry, "registry \(host): \(request.what) is larger than 16 MiB, the most Stowage reads for a manifest")
+            } catch let failure as RetryableFailure {
+                throw failure
             } catch {
-                throw StowageError(.registry, "registry \(host): \(request.what) is larger than 16 MiB or broke off", cause: "\(error)")
+                throw RetryableFailure(error: networkError(error, doing: "download of \(request.what)", url: host))
             }
             let bytes = Array(buffer: body)
             let digest = ContentHasher.digest(of: bytes)

@@ -55,7 +55,8 @@ public final class RegistryClient: Sendable {
         tls.additionalTrustRoots = extraRoots
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls, redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(30), read: .seconds(300)), decompression: .disabled)
+            timeout: .init(connect: .seconds(30), read: Self.amount(options.timeout), write: Self.amount(options.timeout)),
+            decompression: .disabled)
         // Stowage retries with its own backoff; a TLS handshake with a plain-HTTP registry must fail at once.
         configuration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -76,9 +77,11 @@ public final class RegistryClient: Sendable {
         }
     }
 
-    /// Closes connections.
+    /// Closes connections. A connection a stalled registry holds open (a transfer given up
+    /// on after `timeout`) is not waited for longer than a second.
     public func shutdown() async throws {
-        try await http.shutdown()
+        let http = self.http
+        _ = try await Self.first(of: Task { try await http.shutdown() }, within: 1)
     }
 
     /// Declares that `repository` will be pushed to, so the first token asked for it
@@ -137,11 +140,11 @@ public final class RegistryClient: Sendable {
         request.method = .GET
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .seconds(30))
+            response = try await http.execute(request, timeout: Self.amount(options.timeout))
         } catch {
-            throw StowageError(.network, "cannot reach registry \(host) at \(base)", cause: Self.describe(error))
+            throw StowageError(.network, "cannot reach registry \(host) at \(base): \(Self.explain(error, place: Self.hostAndPort(of: base), timeout: options.timeout))")
         }
-        _ = try? await response.body.collect(upTo: 1 << 20)
+        _ = try? await collect(response, upTo: 1 << 20, what: "the answer to GET /v2/")
         if response.status == .unauthorized, let header = response.headers.first(name: "WWW-Authenticate"),
             let challenge = AuthChallenge(header: header)
         {
@@ -177,24 +180,84 @@ public final class RegistryClient: Sendable {
         var retryAfter: Double?
     }
 
-    /// Runs `body`, retrying `RetryableFailure`s with backoff up to `retryTimes`.
+    /// Runs `body`, retrying `RetryableFailure`s with backoff up to `retryTimes`. The waits
+    /// of one request add up to at most `timeout` (`Retry-After` included), so retries
+    /// end in bounded time however many are allowed.
     func withRetries<T>(_ body: (_ attempt: Int) async throws -> T) async throws -> T {
         var attempt = 0
+        var waited = 0.0
         while true {
             do {
                 return try await body(attempt)
             } catch let failure as RetryableFailure {
-                guard attempt < options.retryTimes else {
+                let budget = options.timeout - waited
+                guard attempt < options.retryTimes, budget > 0 else {
                     var error = failure.error
-                    if attempt > 0 { error.message += " (after \(attempt) retries)" }
+                    if attempt > 0 { error.message += " (after \(attempt) retries over \(Self.seconds(waited)))" }
                     throw error
                 }
                 attempt += 1
                 let backoff = options.retryDelay * pow(2, Double(attempt - 1))
-                let delay = failure.retryAfter ?? (backoff * Double.random(in: 0.5...1.5))
-                try await Task.sleep(nanoseconds: UInt64(min(delay, 60) * 1_000_000_000))
+                let delay = min(failure.retryAfter ?? (backoff * Double.random(in: 0.5...1.5)), budget)
+                waited += delay
+                try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
             }
         }
+    }
+
+    /// Collects a small body (a manifest, token or error document) within `timeout`:
+    /// a registry that sends headers and then stalls or drips is cut off. The collection
+    /// is cancelled, and not waited for, when the deadline passes first.
+    func collect(_ response: HTTPClientResponse, upTo limit: Int, what: String) async throws -> ByteBuffer {
+        let work = Task { try await response.body.collect(upTo: limit) }
+        guard let body = try await Self.first(of: work, within: options.timeout) else {
+            work.cancel()
+            throw RetryableFailure(error: StowageError(
+                .network, "registry \(host): \(what) did not arrive within \(Self.seconds(options.timeout)) (see --timeout)"))
+        }
+        return body
+    }
+
+    /// The result of `work`, or nil when `seconds` pass first (then `work` goes on unawaited).
+    static func first<T: Sendable>(of work: Task<T, Error>, within seconds: Double) async throws -> T? {
+        let race = Race<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            race.start(continuation)
+            Task {
+                do { race.finish(.success(try await work.value)) } catch { race.finish(.failure(error)) }
+            }
+            Task {
+                try? await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
+                race.finish(.success(nil))
+            }
+        }
+    }
+
+    /// Resumes a continuation once, with whichever result comes first.
+    private final class Race<T: Sendable>: @unchecked Sendable {
+        private let lock = NSLock()
+        private var continuation: CheckedContinuation<T?, Error>?
+
+        func start(_ continuation: CheckedContinuation<T?, Error>) {
+            lock.withLock { self.continuation = continuation }
+        }
+
+        func finish(_ result: Result<T?, Error>) {
+            let waiting = lock.withLock { () -> CheckedContinuation<T?, Error>? in
+                defer { continuation = nil }
+                return continuation
+            }
+            waiting?.resume(with: result)
+        }
+    }
+
+    /// `45s`, `1.5s`: a duration for messages.
+    static func seconds(_ value: Double) -> String {
+        value >= 10 || value == value.rounded() ? "\(Int(value.rounded()))s" : "\((value * 10).rounded() / 10)s"
+    }
+
+    static func amount(_ seconds: Double) -> TimeAmount {
+        .nanoseconds(Int64(min(seconds, 86_400) * 1_000_000_000))
     }
 
     /// Sends a request once (answering an auth challenge and following redirects)
@@ -214,7 +277,7 @@ public final class RegistryClient: Sendable {
         while true {
             let response = try await sendOnce(request, url: url, authorization: authorization)
             if response.status == .unauthorized, Self.authority(of: url) != registry {
-                _ = try? await response.body.collect(upTo: 1 << 20)
+                _ = try? await collect(response, upTo: 1 << 20, what: "the answer to \(request.what)")
                 throw StowageError(
                     .authentication,
                     "registry \(host): \(request.what) led to \(Self.hostAndPort(of: url)), which asks for credentials (401); "
@@ -222,7 +285,7 @@ public final class RegistryClient: Sendable {
             }
             if response.status == .unauthorized, !answeredChallenge {
                 answeredChallenge = true
-                _ = try? await response.body.collect(upTo: 1 << 20)
+                _ = try? await collect(response, upTo: 1 << 20, what: "the answer to \(request.what)")
                 guard let header = response.headers.first(name: "WWW-Authenticate"), let challenge = AuthChallenge(header: header) else {
                     throw StowageError(.authentication, "registry \(host) refused \(request.what) (401) without saying how to authenticate")
                 }
@@ -232,7 +295,7 @@ public final class RegistryClient: Sendable {
                 continue
             }
             if response.status == .unauthorized {
-                _ = try? await response.body.collect(upTo: 1 << 20)
+                _ = try? await collect(response, upTo: 1 << 20, what: "the answer to \(request.what)")
                 let who = try await credential(for: request.scope.first?.repository).map { " as \($0)" } ?? " anonymously"
                 throw StowageError(.authentication, "registry \(host) refused access to \(request.what)\(who) (401 Unauthorized); check --creds or --authfile")
             }
@@ -240,7 +303,7 @@ public final class RegistryClient: Sendable {
                 request.method == .GET || request.method == .HEAD,
                 let location = response.headers.first(name: "Location"), redirects < 5
             {
-                _ = try? await response.body.collect(upTo: 1 << 20)
+                _ = try? await collect(response, upTo: 1 << 20, what: "the answer to \(request.what)")
                 redirects += 1
                 let next = Self.resolve(location, against: url)
                 // The registry's credentials are for the registry, not for blob storage elsewhere.
@@ -254,7 +317,7 @@ public final class RegistryClient: Sendable {
     }
 
     /// Refuses to leave TLS for plain HTTP (a redirect, an upload location) unless `--tls-verify=false`.
-    private func checkDowngrade(to url: String, _ request: Request) throws {
+    func checkDowngrade(to url: String, _ request: Request) throws {
         guard options.tlsVerify, url.hasPrefix("http://") else { return }
         throw StowageError(
             .authentication,
@@ -281,12 +344,15 @@ public final class RegistryClient: Sendable {
                 length: .known(length))
         }
         do {
-            return try await http.execute(outgoing, timeout: .seconds(3600))
+            // A blob's bytes may take hours; the idle read and write timeouts watch them.
+            // Anything else must be answered within `timeout`.
+            let deadline: TimeAmount
+            if case .file = request.body { deadline = .hours(24) } else { deadline = Self.amount(options.timeout) }
+            return try await http.execute(outgoing, timeout: deadline)
         } catch let error as StowageError {
             throw error
         } catch {
-            throw RetryableFailure(
-                error: StowageError(.network, "registry \(host): \(request.method.rawValue) for \(request.what) failed", cause: Self.describe(error)))
+            throw RetryableFailure(error: networkError(error, doing: "\(request.method.rawValue) for \(request.what)", url: url))
         }
     }
 
@@ -295,7 +361,7 @@ public final class RegistryClient: Sendable {
     func check(_ response: HTTPClientResponse, _ request: Request, expected: Set<UInt>) async throws {
         let code = response.status.code
         guard !expected.contains(code) else { return }
-        let body = (try? await response.body.collect(upTo: 64 * 1024)).map { String(buffer: $0) } ?? ""
+        let body = (try? await collect(response, upTo: 64 * 1024, what: "the error for \(request.what)")).map { String(buffer: $0) } ?? ""
         let detail = Self.registryErrorMessage(body)
         let error = StowageError(
             .registry,
@@ -378,11 +444,11 @@ public final class RegistryClient: Sendable {
         }
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .seconds(60))
+            response = try await http.execute(request, timeout: Self.amount(options.timeout))
         } catch {
-            throw RetryableFailure(error: StowageError(.network, "cannot reach the token service \(realmURL.host ?? realm) of registry \(host)", cause: Self.describe(error)))
+            throw RetryableFailure(error: StowageError(.network, "cannot reach the token service \(Self.hostAndPort(of: realm)) of registry \(host): \(Self.explain(error, place: Self.hostAndPort(of: realm), timeout: options.timeout))"))
         }
-        let body = try await response.body.collect(upTo: 1 << 20)
+        let body = try await collect(response, upTo: 1 << 20, what: "the token from \(Self.hostAndPort(of: realm))")
         guard response.status == .ok else {
             let who = credential.map { " as \($0)" } ?? " anonymously"
             let error = StowageError(.authentication, "registry \(host): the token service refused\(who) for \(scopes.joined(separator: " ")) (\(response.status.code) \(response.status.reasonPhrase))")
@@ -464,18 +530,6 @@ public final class RegistryClient: Sendable {
         guard let parsed = try? JSONDecoder().decode(Errors.self, from: Data(body.utf8)), let errors = parsed.errors else {
             return ""
         }
-        return errors.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: " ") }.joined(separator: "; ")
-    }
-
-    /// A short text for a transport error, with certificate problems spelled out.
-    static func describe(_ error: Error) -> String {
-        let text = String(describing: error)
-        if text.contains("WRONG_VERSION_NUMBER") {
-            return "the registry does not answer TLS there (plain HTTP?); use --tls-verify=false for a trusted plain-HTTP registry"
-        }
-        if text.contains("certificate") || text.contains("CERTIFICATE") || text.contains("handshake") {
-            return "TLS certificate not trusted (\(text)); pass --ca-file or --cert-dir, or --tls-verify=false for a trusted registry"
-        }
-        return text
+        return UserText.clean(errors.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: " ") }.joined(separator: "; "))
     }
 }

@@ -18,6 +18,10 @@ public struct RegistryOptions: Sendable {
     public var retryTimes = 3
     /// The first retry delay, doubled each time, with jitter; `Retry-After` overrides it.
     public var retryDelay: Double = 0.5
+    /// How long, in seconds, a small document (manifest, token, error) may take, and how
+    /// long a blob transfer may go without a byte in either direction (`--timeout`). It
+    /// also caps the total time one request spends waiting between retries.
+    public var timeout: Double = 60
     /// Parallel blob transfers (`--jobs`).
     public var jobs = 4
     /// Blobs larger than this are uploaded in chunks of this size, so a dropped

@@ -21,13 +21,13 @@ struct ListCommand: ParsableCommand {
             try Output.json(summaries)
             return
         }
-        let rows = [["REFERENCE", "DIGEST", "TYPE", "SIZE", "PLATFORMS"]]
-            + summaries.map { summary in
-                [
-                    summary.reference ?? (summary.referrerOf.map { "<referrer of \($0.prefix(19))>" } ?? "<none>"), summary.digest, Output.kind(summary.mediaType),
-                    Output.size(summary.size), summary.platforms.joined(separator: ","),
-                ]
-            }
-        Output.table(rows).forEach(Output.line)
+        Output.printTable(count: summaries.count + 1) { i in
+            guard i > 0 else { return ["REFERENCE", "DIGEST", "TYPE", "SIZE", "PLATFORMS"] }
+            let summary = summaries[i - 1]
+            return [
+                summary.reference ?? (summary.referrerOf.map { "<referrer of \($0.prefix(19))>" } ?? "<none>"), summary.digest, Output.kind(summary.mediaType),
+                Output.size(summary.size), summary.platforms.joined(separator: ","),
+            ]
+        }
     }
 }

@@ -47,14 +47,28 @@ enum Output {
     }
 
     /// Left-aligned columns separated by two spaces.
+    /// Aligned columns; cells are escaped (`UserText.escaped`), as they may come from a layout.
     static func table(_ rows: [[String]]) -> [String] {
-        guard let width = rows.map(\.count).max() else { return [] }
-        var widths = [Int](repeating: 0, count: width)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        return rows.map { row in
-            row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
+        var lines: [String] = []
+        printTable(count: rows.count, row: { rows[$0] }) { lines.append($0) }
+        return lines
+    }
+
+    /// Aligned columns built row by row, in two passes (widths, then lines), so a listing
+    /// of a hundred thousand images never holds all its lines at once.
+    static func printTable(count: Int, row: (Int) -> [String], emit: (String) -> Void = { line($0) }) {
+        var widths: [Int] = []
+        for i in 0..<count {
+            for (column, cell) in row(i).enumerated() {
+                let width = UserText.escaped(cell).count
+                if column < widths.count { widths[column] = max(widths[column], width) } else { widths.append(width) }
+            }
+        }
+        for i in 0..<count {
+            let cells = row(i).map(UserText.escaped)
+            emit(cells.enumerated().map { column, cell in
+                column == cells.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  "))
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StowageLayout
 import StowageModel
 import StowageRegistry
 
@@ -26,6 +27,11 @@ struct RegistryOptionGroup: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Parallel blob transfers.", valueName: "N"))
     var jobs = 4
 
+    @Option(name: .long, help: ArgumentHelp(
+        "How long a manifest or token may take, and a blob may go without a byte; also caps the waits between retries of one request (default: 60s).",
+        valueName: "DURATION"))
+    var timeout: String?
+
     func options() throws -> RegistryOptions {
         var options = RegistryOptions()
         options.tlsVerify = tlsVerify
@@ -37,6 +43,11 @@ struct RegistryOptionGroup: ParsableArguments {
         guard (1...64).contains(jobs) else { throw StowageError(.usage, "--jobs must be between 1 and 64") }
         options.retryTimes = retryTimes
         options.jobs = jobs
+        if let timeout {
+            let seconds = try GracePeriod.parse(timeout)
+            guard seconds > 0 else { throw StowageError(.usage, "--timeout must be longer than 0, such as 30s or 2m") }
+            options.timeout = seconds
+        }
         if let chunk = ProcessInfo.processInfo.environment["STOWAGE_CHUNK_SIZE"].flatMap(Int64.init), chunk > 0 {
             options.chunkSize = chunk
         }

@@ -139,4 +139,32 @@ import Testing
         #expect(unknown.stderr.contains("team/app:nope"))
         #expect(!FileManager.default.fileExists(atPath: directory.child("y.tar")))
     }
+
+    @Test(arguments: ["../../../evil/app:1", "team/app:\u{1B}[31mred", "team/app:v1\nsecond"])
+    func aHostileNameInTheLayoutIsRefusedBeforeAnythingIsWritten(_ hostile: String) throws {
+        _ = try stowage(["import", "--tag", "team/app:v1", Fixtures.path("x86_64.tar")])
+        // Another tool, or a hand, wrote a name that import would refuse.
+        let path = "\(layout)/index.json"
+        var index = try JSONCoding.decode(Index.self, from: bytes(path), what: "index.json")
+        index.manifests[0].refName = hostile
+        try Data(try JSONCoding.encode(index)).write(to: URL(fileURLWithPath: path))
+
+        let out = directory.child("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let export = try StowageBinary.run(["export", "--layout", layout, "-o", "\(out)/app.tar"])
+        #expect(export.status != 0)
+        #expect(export.stderr.contains("not a valid name"), "\(export.stderr)")
+        #expect(export.stderr.split(separator: "\n").count == 1, "\(export.stderr)")
+        #expect(!export.stderr.contains("\u{1B}"), "no escape sequence reaches the terminal")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty, "nothing was written")
+
+        let sync = try StowageBinary.run(["sync", "--layout", layout, "--dry-run", "--tls-verify=false", "127.0.0.1:9/mirror"])
+        #expect(sync.status != 0)
+        #expect(sync.stderr.contains("not a valid name") && sync.stderr.contains("nothing was sent"), "\(sync.stderr)")
+
+        let listing = try stowage(["ls"])
+        #expect(!listing.stdout.contains("\u{1B}"), "ls shows the name escaped: \(listing.stdout)")
+        #expect(listing.stdout.split(separator: "\n").count == 2, "one line per image: \(listing.stdout)")
+        if hostile.contains("\u{1B}") { #expect(listing.stdout.contains("team/app:\\u{1B}[31mred")) }
+    }
 }

@@ -169,4 +169,33 @@ import Testing
         let remote = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/team/big:1"])
         #expect(remote.stdoutBytes == (try stowage(["inspect", "--raw", "--layout", layout, "team/big:1"]).stdoutBytes))
     }
+
+    /// A fault for a fifth of all requests, chosen by `seed` and the request's position:
+    /// 500, 502, 503, or 429 with `Retry-After`, on any method (POST, PATCH and PUT included).
+    static func fault(seed: UInt64, index: Int) -> FaultProxy.Action {
+        var x = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(index) &* 0xBF58_476D_1CE4_E5B9
+        x ^= x >> 31
+        x = x &* 0x94D0_49BB_1331_11EB
+        x ^= x >> 29
+        guard x % 5 == 0 else { return .forward }
+        switch (x / 5) % 4 {
+        case 0: return .respond(status: 500)
+        case 1: return .respond(status: 502)
+        case 2: return .respond(status: 503)
+        default: return .respond(status: 429, headers: [("Retry-After", "1")])
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func syncThroughFaultsOnAFifthOfAllRequestsCompletes(seed: UInt64) throws {
+        let registry = try RegistryServer.started(.http)
+        try makeLayout()
+        let proxy = try FaultProxy(upstream: registry.host) { request in Self.fault(seed: seed, index: request.index) }
+        let sync = try stowage(
+            ["sync", "--layout", layout, "--tls-verify=false", "--retry-times", "12", proxy.host], chunkSize: 200_000)
+        #expect(sync.status == 0, "seed \(seed): \(sync.stderr)")
+        let faulted = proxy.records.filter { if case .respond = $0.action { true } else { false } }
+        #expect(faulted.contains { $0.method == "PATCH" } || faulted.contains { $0.method == "PUT" }, "seed \(seed): uploads met faults")
+        try expectSynced(registry)
+    }
 }

@@ -12,15 +12,20 @@ struct ClientHelpersTests {
     // MARK: Range and Retry-After
 
     @Test func uploadedBytesFromRange() {
-        #expect(RegistryClient.uploadedBytes("0-99") == 100)
-        #expect(RegistryClient.uploadedBytes("0-0") == 1)
-        #expect(RegistryClient.uploadedBytes("0-67108863") == 64 << 20)
-        #expect(RegistryClient.uploadedBytes("bytes=0-1023") == 1024)
+        #expect(RegistryClient.uploadedBytes("0-99", anythingAcknowledged: true) == 100)
+        #expect(RegistryClient.uploadedBytes("0-0", anythingAcknowledged: true) == 1)
+        #expect(RegistryClient.uploadedBytes("0-67108863", anythingAcknowledged: false) == 64 << 20)
+        #expect(RegistryClient.uploadedBytes("bytes=0-1023", anythingAcknowledged: true) == 1024)
+    }
+
+    @Test("distribution's 0-0 for an empty session means nothing stored until a chunk was acknowledged")
+    func zeroZeroBeforeAnyChunkIsEmpty() {
+        #expect(RegistryClient.uploadedBytes("0-0", anythingAcknowledged: false) == 0)
     }
 
     @Test(arguments: [nil, "", "garbage", "0-", "-", "0-abc", "99"] as [String?])
     func uploadedBytesWithoutAUsableRangeIsZero(range: String?) {
-        #expect(RegistryClient.uploadedBytes(range) == 0)
+        #expect(RegistryClient.uploadedBytes(range, anythingAcknowledged: true) == 0)
     }
 
     @Test func retryAfterSeconds() {
@@ -200,9 +205,45 @@ struct ClientWithoutNetworkTests {
                 }
             }
             #expect(error?.code == .network)
-            #expect(error?.message == "boom (after 2 retries)")
+            #expect(error?.message == "boom (after 2 retries over 0s)")
         }
         #expect(attempts.current == [0, 1, 2])
+    }
+
+    @Test("leaving TLS for plain http (a redirect, an upload location) is refused unless --tls-verify=false")
+    func noDowngradeToPlainHTTP() async throws {
+        let request = RegistryClient.Request(method: .GET, url: "/v2/team/app/blobs/x", scope: [], what: "blob x of team/app")
+        try await RegistryClient.withClient(host: "registry.example.com", options: isolatedOptions()) { client async throws in
+            let error = try #require(throws: StowageError.self) {
+                try client.checkDowngrade(to: "http://storage.example.com/blob", request)
+            }
+            #expect(error.code == .authentication)
+            #expect(error.message.contains("storage.example.com") && error.message.contains("--tls-verify=false"), "\(error.message)")
+            try client.checkDowngrade(to: "https://storage.example.com/blob", request)
+        }
+        var insecure = isolatedOptions()
+        insecure.tlsVerify = false
+        try await RegistryClient.withClient(host: "registry.example.com", options: insecure) { client async throws in
+            try client.checkDowngrade(to: "http://storage.example.com/blob", request)
+        }
+    }
+
+    @Test("the waits between retries of one request add up to at most --timeout, however many retries are allowed")
+    func retriesEndWithinTheTimeoutBudget() async throws {
+        var options = isolatedOptions()
+        options.retryTimes = 8
+        options.timeout = 0.3
+        let attempts = Locked<[Int]>([])
+        try await RegistryClient.withClient(host: "h", options: options) { client async throws in
+            let error = await #expect(throws: StowageError.self) {
+                try await client.withRetries { attempt -> Int in
+                    attempts.withLock { $0.append(attempt) }
+                    throw RegistryClient.RetryableFailure(error: StowageError(.network, "boom"), retryAfter: 0.2)
+                }
+            }
+            #expect(error?.message == "boom (after 2 retries over 0.3s)")
+        }
+        #expect(attempts.current == [0, 1, 2], "0.2 s, then the 0.1 s left, then no budget")
     }
 
     @Test func noRetriesMeansOneAttemptAndAnUnchangedMessage() async throws {
