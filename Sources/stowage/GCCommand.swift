@@ -44,6 +44,7 @@ struct GCCommand: ParsableCommand {
         }
         for item in report.removedTemporaryFiles { Output.line("\(verb) temporary \(item.path) (\(Output.size(item.size)))") }
         var summary = "\(dryRun ? "gc --dry-run" : "gc"): \(verb) \(report.removedBlobs.count) blob\(report.removedBlobs.count == 1 ? "" : "s")"
+            + (report.removedReferrers.isEmpty ? "" : ", \(report.removedReferrers.count) referrer entr\(report.removedReferrers.count == 1 ? "y" : "ies") of index.json")
             + " and \(report.removedTemporaryFiles.count) temporary file\(report.removedTemporaryFiles.count == 1 ? "" : "s"),"
             + " \(dryRun ? "would free" : "freed") \(Output.size(report.bytesFreed)); kept \(report.reachableBlobs) reachable blob\(report.reachableBlobs == 1 ? "" : "s")"
         if report.keptYoungBlobs + report.keptYoungTemporaryFiles > 0 {

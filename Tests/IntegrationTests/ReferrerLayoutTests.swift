@@ -157,6 +157,7 @@ import Testing
         let output = try stowage(["gc", "--grace", "0"]).stdout
         #expect(output.contains("removed referrer \(sample.cosignName)"))
         #expect(output.contains("removed referrer \(sample.sbom.digest)"))
+        #expect(output.contains("3 referrer entries of index.json"), "\(output)")
         let layout = try Layout.open(self.layout)
         for artifact in [sample.sbom, sample.sbomSignature, sample.cosign] {
             for blob in artifact.allBlobs where blob != TestArtifact.emptyConfig {
