@@ -31,7 +31,8 @@ public struct RegistrySync: Sendable {
         var items: [SyncPlan.Item] = []
         for (name, destination, graph) in targets {
             var item = SyncPlan.Item(reference: name, destination: destination, graph: graph)
-            item.referrers = try pusher.referrerPushes(of: graph).map { $0.tag ?? $0.graph.root.digest.string }
+            let referrerPushes = try pusher.referrerPushes(of: graph)
+            item.referrers = referrerPushes.map { $0.tag ?? $0.graph.root.digest.string }
             if check {
                 let client = try await session.client(for: destination.host)
                 let current = try await client.manifestDigest(destination.repository, reference: destination.manifestReference)
@@ -49,6 +50,12 @@ public struct RegistrySync: Sendable {
                     item.missingBlobs = missing
                     item.missingBytes = bytes
                 }
+                var missingReferrers = 0
+                for push in referrerPushes
+                where try await client.manifestDigest(destination.repository, reference: push.tag ?? push.graph.root.digest.string) != push.graph.root.digest {
+                    missingReferrers += 1
+                }
+                item.missingReferrers = missingReferrers
             }
             items.append(item)
         }

@@ -28,6 +28,8 @@ public struct SyncPlan: Sendable, Codable {
         /// The referrers (signatures, SBOMs, attestations) that go with the image: their
         /// cosign tag, or digest for a referrer by subject, subjects first.
         public var referrers: [String] = []
+        /// After checking the registry: how many of `referrers` it lacks.
+        public var missingReferrers: Int?
 
         /// The item for the layout name `reference`, going to `destination`.
         init(reference: String, destination: RegistryReference, graph: ImageGraph, upToDate: Bool? = nil) {

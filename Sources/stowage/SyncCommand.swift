@@ -82,7 +82,8 @@ struct SyncCommand: AsyncParsableCommand {
             }
             Output.line("\(item.reference) -> \(item.destination): \(state)")
             if dryRun, !item.referrers.isEmpty {
-                Output.line("  with \(item.referrers.count) referrer\(item.referrers.count == 1 ? "" : "s"): \(item.referrers.joined(separator: ", "))")
+                let missing = item.missingReferrers.map { " (\($0) missing)" } ?? ""
+                Output.line("  with \(item.referrers.count) referrer\(item.referrers.count == 1 ? "" : "s")\(missing): \(item.referrers.joined(separator: ", "))")
             }
         }
         if !plan.skipped.isEmpty { Output.note("skipped: \(plan.skipped.joined(separator: ", "))") }

@@ -43,7 +43,7 @@ import Testing
 
     struct SyncReport: Decodable {
         struct Plan: Decodable {
-            struct Item: Decodable { var reference: String; var referrers: [String]; var upToDate: Bool? }
+            struct Item: Decodable { var reference: String; var referrers: [String]; var upToDate: Bool?; var missingReferrers: Int? }
             var items: [Item]
         }
         var plan: Plan
@@ -107,6 +107,7 @@ import Testing
         let cosignTag = CosignTag(subject: image.digest, kind: .signature).description
         #expect(plan.items.first { $0.reference == pulledName }?.referrers.contains(cosignTag) == true)
         #expect(plan.items.first { $0.reference == pulledName }?.referrers.count == 3)
+        #expect(plan.items.first { $0.reference == pulledName }?.missingReferrers == 3)
         try stowage(["sync", "--tls-verify=false", registryB.host], layout: site)
 
         // 5. At B: the signature, fetched through the registry API, verifies with the public
