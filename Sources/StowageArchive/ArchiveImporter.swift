@@ -141,7 +141,7 @@ public struct ArchiveImporter {
 
         if applyNames {
             try layout.updateIndex(purpose: "import \(path)") { index in
-                for candidate in candidates { index.add(candidate.descriptor, names: candidate.names) }
+                index.add(candidates.map { ($0.descriptor, $0.names) })
             }
         }
         report.images = zip(candidates, platforms).map { candidate, platforms in
@@ -211,9 +211,10 @@ public struct ArchiveImporter {
                 }
             }
         }
+        var walked: [String: Int] = [:]
         return try found.indices.filter(kept.contains).map { position in
             let (entry, subject, _) = found[position]
-            try checkReachable(entry, from: "index.json", listedAsManifest: true, scan: scan, needed: &needed, depth: 0)
+            try checkReachable(entry, from: "index.json", listedAsManifest: true, scan: scan, needed: &needed, walked: &walked, depth: 0)
             var descriptor = entry
             descriptor.refName = nil
             descriptor.annotations?[Descriptor.containerdNameAnnotation] = nil
@@ -251,7 +252,7 @@ public struct ArchiveImporter {
     /// references could not be linked, checked or kept by gc.
     private func checkReachable(
         _ descriptor: Descriptor, from parent: String, listedAsManifest: Bool = false, scan: ArchiveScan,
-        needed: inout Set<Digest>, depth: Int
+        needed: inout Set<Digest>, walked: inout [String: Int], depth: Int
     ) throws {
         let archive = scan.archive
         let digest = descriptor.digest
@@ -282,6 +283,11 @@ public struct ArchiveImporter {
         guard depth <= ContentDocument.maxDepth else {
             throw StowageError(.invalidArchive, "\(archive): \(parent) nests indexes more than \(ContentDocument.maxDepth) levels deep")
         }
+        // A document checked already, as deep or deeper, needs no second look (an archive
+        // whose entries share manifests).
+        let key = "\(descriptor.mediaType.rawValue) \(digest)"
+        if let earlier = walked[key], earlier >= depth { return }
+        walked[key] = depth
         let what = "\(archive): blob \(digest)"
         let document: ContentDocument
         do {
@@ -293,7 +299,7 @@ public struct ArchiveImporter {
         for (child, role) in document.requiredReferences {
             try checkReachable(
                 child, from: place, listedAsManifest: role == .manifest || role == .index, scan: scan,
-                needed: &needed, depth: depth + 1)
+                needed: &needed, walked: &walked, depth: depth + 1)
         }
         if case .manifest(let manifest) = document, manifest.config.mediaType.isImageConfig {
             _ = try JSONCoding.decode(

@@ -106,4 +106,31 @@ struct IndexReferencesTests {
         #expect(index.removeReference("app") == nil, "names match exactly")
         #expect(names(index) == ["app:v2", nil])
     }
+
+    @Test("adding many images at once ends exactly as adding them one by one", arguments: 0..<100)
+    func batchAddMatchesOneByOne(_ seed: Int) throws {
+        var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 | 1
+        func next(_ bound: Int) -> Int {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Int(state % UInt64(bound))
+        }
+        let digests: [Character] = ["a", "b", "c", "d", "e"]
+        let names = ["app:1", "app:2", "app:3", "other:1"]
+        var start = Index()
+        for _ in 0..<next(6) {
+            start.add(fakeManifest(digests[next(5)]), names: next(3) == 0 ? [] : [try name(names[next(4)])])
+        }
+        var items: [(descriptor: Descriptor, names: [RefName])] = []
+        for _ in 0..<next(12) {
+            let chosen = try (0..<next(3)).map { _ in try name(names[next(4)]) }
+            items.append((fakeManifest(digests[next(5)]), chosen))
+        }
+        var oneByOne = start
+        for (descriptor, chosen) in items { oneByOne.add(descriptor, names: chosen) }
+        var batch = start
+        batch.add(items)
+        #expect(batch == oneByOne, "seed \(seed)")
+    }
 }
