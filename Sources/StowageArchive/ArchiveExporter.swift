@@ -88,7 +88,10 @@ public struct ArchiveExporter {
 
         var exported = index
         exported.manifests = entries
-        let indexBytes = try JSONCoding.encode(exported)
+        // index.json is written twice as a stream, never built whole: once to learn its
+        // size for the tar header, once into the archive.
+        var indexSize: Int64 = 0
+        try exported.writeJSON { indexSize += Int64($0.count) }
         let layoutBytes = ImageLayoutFile.currentBytes
 
         let (directory, name) = Self.split(path)
@@ -100,7 +103,9 @@ public struct ArchiveExporter {
             for (digest, size) in blobs {
                 try writeBlob(digest, size: size, into: writer)
             }
-            try writer.addFile("index.json", indexBytes)
+            try writer.addFile("index.json", size: indexSize) { write in
+                try exported.writeJSON { chunk in try chunk.withUnsafeBytes { try write($0) } }
+            }
             try writer.addFile("oci-layout", layoutBytes)
             try writer.close()
             let fd = try FileSystem.open(temporary, O_RDONLY)

@@ -224,9 +224,14 @@ public enum FileSystem {
 
     /// Writes `bytes` to a new file at `path`, fsynced; fails if `path` exists.
     public static func writeNewFile(_ path: String, _ bytes: [UInt8]) throws {
+        try writeNewFile(path) { write in try write(bytes) }
+    }
+
+    /// Creates `path` (which must not exist), lets `body` write it in pieces, and fsyncs it.
+    public static func writeNewFile(_ path: String, _ body: (_ write: ([UInt8]) throws -> Void) throws -> Void) throws {
         let fd = try open(path, O_WRONLY | O_CREAT | O_EXCL)
         defer { close(fd) }
-        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+        try body { bytes in try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) } }
         try fsync(fd, path: path)
     }
 

@@ -137,7 +137,8 @@ public final class Layout: Sendable {
         let original = index
         let result = try body(&index)
         if index != original {
-            try replaceFile(indexPath, with: JSONCoding.encode(index))
+            // Streamed entry by entry: a large index.json is never built in memory.
+            try replaceFile(indexPath) { write in try index.writeJSON(write) }
         }
         return result
     }
@@ -170,9 +171,14 @@ public final class Layout: Sendable {
 
     /// Writes `bytes` to a temporary file, fsyncs it and renames it over `path`.
     func replaceFile(_ path: String, with bytes: [UInt8]) throws {
+        try replaceFile(path) { write in try write(bytes) }
+    }
+
+    /// Writes a file in pieces to a temporary file, fsyncs it and renames it over `path`.
+    func replaceFile(_ path: String, writing body: (_ write: ([UInt8]) throws -> Void) throws -> Void) throws {
         let temporary = "\(temporaryDirectory)/replace-\(getpid())-\(FileSystem.randomSuffix())"
         do {
-            try FileSystem.writeNewFile(temporary, bytes)
+            try FileSystem.writeNewFile(temporary, body)
             try FileSystem.rename(temporary, path)
         } catch {
             try? FileSystem.removeFile(temporary)

@@ -52,21 +52,36 @@ extension Index {
 
     /// The index as compact JSON with sorted keys: the same index always gives the same bytes.
     public var jsonBytes: [UInt8] {
-        var writer = JSONWriter(capacity: 256 * (manifests.count + 1))
+        var bytes: [UInt8] = []
+        // Appending to memory cannot fail.
+        try! writeJSON { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// Writes `jsonBytes` to `sink` in chunks of about `chunkSize` bytes, entry by entry,
+    /// so a large `index.json` is never held whole in memory on its way to disk.
+    public func writeJSON(chunkSize: Int = 1 << 20, _ sink: ([UInt8]) throws -> Void) throws {
+        var writer = JSONWriter(capacity: Swift.min(chunkSize, 256 * (manifests.count + 1)) + 4096)
         var members: [String: JSONValue] = unknownFields
         members["schemaVersion"] = .int(Int64(schemaVersion))
         if let mediaType { members["mediaType"] = .string(mediaType.rawValue) }
         if let artifactType { members["artifactType"] = .string(artifactType) }
         if let subject { members["subject"] = subject.json }
         if let annotations { members["annotations"] = .stringMap(annotations) }
-        // The entries are written one by one, not built into one tree first.
         members["manifests"] = .array([])
+        var failure: Error?
         writer.writeObject(members) { key, writer in
             guard key == "manifests" else { return false }
-            writer.writeArray(manifests) { descriptor, writer in writer.write(descriptor.json) }
+            writer.writeArray(manifests) { descriptor, writer in
+                writer.write(descriptor.json)
+                if writer.bytes.count >= chunkSize, failure == nil {
+                    do { try sink(writer.takeBytes()) } catch { failure = error }
+                }
+            }
             return true
         }
-        return writer.bytes
+        if let failure { throw failure }
+        try sink(writer.takeBytes())
     }
 }
 

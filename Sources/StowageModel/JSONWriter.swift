@@ -80,6 +80,13 @@ public struct JSONWriter {
         }
     }
 
+    /// Hands over the bytes written so far and starts afresh (keeping the buffer's room).
+    public mutating func takeBytes() -> [UInt8] {
+        let taken = bytes
+        bytes.removeAll(keepingCapacity: true)
+        return taken
+    }
+
     mutating func appendByte(_ byte: UInt8) {
         bytes.append(byte)
     }
