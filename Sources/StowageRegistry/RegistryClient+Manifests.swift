@@ -15,7 +15,7 @@ public struct FetchedManifest: Sendable {
 
 extension RegistryClient {
     static let manifestAccept = [
-        MediaType.ociIndex, .ociManifest, .dockerManifestList, .dockerManifest,
+        MediaType.ociIndex, .ociManifest, .dockerManifestList, .dockerManifest, .ociArtifactManifest,
     ].map(\.rawValue).joined(separator: ", ")
 
     /// The digest the registry has for a tag or digest, or nil if it has none.
