@@ -30,13 +30,35 @@ public struct ReachabilityRoot: Sendable, Equatable {
 /// One descriptor met during a walk: what it points at, from where, and which root led there.
 public struct ContentEdge: Sendable, Equatable {
     /// The descriptor as its parent states it (digest, declared size, media type).
-    public var descriptor: Descriptor
+    public var descriptor: Descriptor {
+        get { box.value }
+        set { box = DescriptorBox(newValue) }
+    }
     /// What the descriptor is to its parent.
     public var role: ContentRole
     /// The manifest or index that lists it; nil for `index.json`.
     public var parent: Digest?
     /// The label of the root that led here.
     public var root: String
+    /// The descriptor, shared by the edges of every root that reaches it through the
+    /// same parent: a layout with a hundred thousand names keeps one copy of each.
+    var box: DescriptorBox
+
+    /// An edge for `descriptor`.
+    public init(descriptor: Descriptor, role: ContentRole, parent: Digest?, root: String) {
+        self.init(box: DescriptorBox(descriptor), role: role, parent: parent, root: root)
+    }
+
+    init(box: DescriptorBox, role: ContentRole, parent: Digest?, root: String) {
+        self.box = box
+        self.role = role
+        self.parent = parent
+        self.root = root
+    }
+
+    public static func == (lhs: ContentEdge, rhs: ContentEdge) -> Bool {
+        lhs.descriptor == rhs.descriptor && lhs.role == rhs.role && lhs.parent == rhs.parent && lhs.root == rhs.root
+    }
 
     /// `layer sha256:… of manifest sha256:… (reached from team/app:v1)`: names the blob,
     /// its place and the reference that leads to it, for one-line messages.
@@ -165,6 +187,8 @@ public struct ContentGraph: Sendable {
         let followSubjects: Bool
         /// Parsed documents; nil for one that could not be read.
         var cache: [Digest: ContentDocument?] = [:]
+        /// What each parsed document references, boxed once for every root's edges.
+        var children: [Digest: [(box: DescriptorBox, role: ContentRole)]] = [:]
 
         mutating func visit(_ edge: ContentEdge, depth: Int, visited: inout Set<Digest>, graph: inout ContentGraph) {
             // An unfollowed subject is not reached: what a referrer points at is not kept by it.
@@ -181,11 +205,17 @@ public struct ContentGraph: Sendable {
                 graph.documentIssues[descriptor.digest] = .tooDeep
                 return
             }
-            let parsed = cache[descriptor.digest] ?? parse(descriptor, graph: &graph)
-            cache[descriptor.digest] = parsed
-            guard let document = parsed else { return }
-            for (child, role) in document.references {
-                visit(ContentEdge(descriptor: child, role: role, parent: descriptor.digest, root: edge.root),
+            let references: [(box: DescriptorBox, role: ContentRole)]
+            if let known = children[descriptor.digest] {
+                references = known
+            } else {
+                let parsed = cache[descriptor.digest] ?? parse(descriptor, graph: &graph)
+                cache[descriptor.digest] = parsed
+                references = parsed.map { $0.references.map { (DescriptorBox($0.descriptor), $0.role) } } ?? []
+                children[descriptor.digest] = references
+            }
+            for (box, role) in references {
+                visit(ContentEdge(box: box, role: role, parent: descriptor.digest, root: edge.root),
                       depth: depth + 1, visited: &visited, graph: &graph)
             }
         }
@@ -244,5 +274,14 @@ public struct ContentGraph: Sendable {
                 return nil
             }
         }
+    }
+}
+
+/// A descriptor on the heap, so that many edges can share one.
+final class DescriptorBox: Sendable {
+    let value: Descriptor
+
+    init(_ value: Descriptor) {
+        self.value = value
     }
 }
