@@ -160,10 +160,16 @@ public struct SyncPlanner: Sendable {
             skipped.append(name)
             return true
         }
+        // Names of one image share its graph: walked once, kept once.
+        var graphs: [String: ImageGraph] = [:]
         let targets = try selected.map { name, destination, entry in
             var root = entry
             root.annotations = nil
-            return (name: name, destination: destination, graph: try ImageGraph(root: root, layout: layout))
+            let key = "\(root.mediaType.rawValue) \(root.digest)"
+            var graph = try graphs[key] ?? ImageGraph(root: root, layout: layout)
+            graphs[key] = graph
+            graph.root = root
+            return (name: name, destination: destination, graph: graph)
         }
         return (targets, skipped, collisions)
     }

@@ -126,8 +126,6 @@ public enum DocumentIssue: Sendable, Equatable {
 /// unreadable documents are recorded in `documentIssues`, and their children
 /// stay unknown.
 public struct ContentGraph: Sendable {
-    /// The roots walked, in order.
-    public private(set) var roots: [ReachabilityRoot]
     /// Every descriptor met, in walk order. A document reached from several roots is
     /// listed once per root, so each root's blobs can be named in messages.
     public private(set) var edges: [ContentEdge] = []
@@ -167,7 +165,7 @@ public struct ContentGraph: Sendable {
     /// subject is no edge of the graph.
     public static func walk(_ blobs: BlobStore, roots: [ReachabilityRoot], followSubjects: Bool = true) -> ContentGraph {
         var walker = Walker(blobs: blobs, followSubjects: followSubjects)
-        var graph = ContentGraph(roots: roots)
+        var graph = ContentGraph()
         for root in roots {
             var visited = Set<Digest>()
             walker.visit(
@@ -177,9 +175,7 @@ public struct ContentGraph: Sendable {
         return graph
     }
 
-    private init(roots: [ReachabilityRoot]) {
-        self.roots = roots
-    }
+    private init() {}
 
     /// Reads each document once however many roots reach it.
     private struct Walker {
