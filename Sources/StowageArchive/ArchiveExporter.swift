@@ -59,7 +59,9 @@ public struct ArchiveExporter {
         let index = try layout.readIndex()
         let known = LayoutReferrers(index: index, blobs: layout.blobs)
         // Referrer entries travel with what they refer to, never on their own.
-        var entries = try select(references, from: index).filter { !known.isReferrer($0) || !references.isEmpty }
+        let chosen = try select(references, from: index)
+        // Filtered only when there is something to leave out: a copy of a large index costs.
+        var entries = references.isEmpty && chosen.contains(where: known.isReferrer) ? chosen.filter { !known.isReferrer($0) } : chosen
         let selectedDigests = Set(entries.map(\.digest))
         if let platform { entries = try entries.map { try narrow($0, to: platform) } }
         guard !entries.isEmpty else {
@@ -74,17 +76,18 @@ public struct ArchiveExporter {
         }
         // The referrers of everything exported (an index's children included) and, with
         // --platform, of the index the image was taken from.
-        let subjects = ContentGraph.walk(layout.blobs, roots: entries.map(ReachabilityRoot.init(entry:)), followSubjects: false)
+        let subjects = ContentGraph.walk(layout.blobs, entries: entries, followSubjects: false)
             .reachable.union(selectedDigests)
         for link in known.closure(of: subjects, policy: policy, blobs: layout.blobs)
         where !entries.contains(where: { $0.digest == link.entry.digest && $0.refName == link.entry.refName }) {
             entries.append(link.entry)
         }
-        let graph = ContentGraph.walk(layout.blobs, roots: entries.map(ReachabilityRoot.init(entry:)))
-        if let (edge, issue) = graph.blockingIssues.first {
+        let graph = ContentGraph.walk(layout.blobs, entries: entries)
+        let groups = graph.edgesByDigest
+        if let (edge, issue) = graph.blockingIssues(in: groups).first {
             throw StowageError(.invalidLayout, "cannot export: \(edge.summary) \(issue.explanation); run `stowage verify`")
         }
-        let blobs = try plan(graph)
+        let blobs = try plan(groups)
 
         var exported = index
         exported.manifests = entries
@@ -171,9 +174,9 @@ public struct ArchiveExporter {
     /// Every reachable blob to write, sorted by digest, with its size on disk, which
     /// must be what every descriptor declares. Non-distributable layers that are not
     /// in the layout (they are fetched from their URLs) are left out.
-    private func plan(_ graph: ContentGraph) throws -> [(digest: Digest, size: Int64)] {
+    private func plan(_ groups: [(digest: Digest, edges: [ContentEdge])]) throws -> [(digest: Digest, size: Int64)] {
         var blobs: [(digest: Digest, size: Int64)] = []
-        for (digest, edges) in graph.edgesByDigest {
+        for (digest, edges) in groups {
             guard let size = try layout.blobs.size(of: digest) else {
                 if edges.allSatisfy({ $0.mayBeAbsent || $0.role == .subject }) { continue }
                 let edge = edges.first { !$0.mayBeAbsent && $0.role != .subject } ?? edges[0]

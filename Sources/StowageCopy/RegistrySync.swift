@@ -24,10 +24,10 @@ public struct RegistrySync: Sendable {
     /// The plan; with `check`, asks the registry (HEAD requests only) what it lacks.
     /// Names that collide on a destination are listed in `collisions`, not among the items.
     public func plan(check: Bool) async throws -> SyncPlan {
-        let (targets, skipped, collisions) = try planner.targets()
+        let (targets, skipped, collisions, known) = try planner.plannedTargets()
         var pusher = RegistryPusher(layout: planner.layout, session: session, progress: progress)
         pusher.referrers = referrers
-        pusher.knownReferrers = LayoutReferrers(index: try planner.layout.readIndex(), blobs: planner.layout.blobs)
+        pusher.knownReferrers = known
         var items: [SyncPlan.Item] = []
         for (name, destination, graph) in targets {
             var item = SyncPlan.Item(reference: name, destination: destination, graph: graph)
@@ -67,11 +67,11 @@ public struct RegistrySync: Sendable {
     /// registry and mounted elsewhere), then each image's manifests. Refuses, before
     /// sending anything, when names with different images map to one destination.
     public func run() async throws -> SyncPlan {
-        let (targets, skipped, collisions) = try planner.targets()
+        let (targets, skipped, collisions, known) = try planner.plannedTargets()
         guard collisions.isEmpty else { throw SyncPlan.conflict(collisions) }
         var pusher = RegistryPusher(layout: planner.layout, session: session, progress: progress)
         pusher.referrers = referrers
-        pusher.knownReferrers = LayoutReferrers(index: try planner.layout.readIndex(), blobs: planner.layout.blobs)
+        pusher.knownReferrers = known
         var items: [SyncPlan.Item] = []
         var pending: [(destination: RegistryReference, graph: ImageGraph)] = []
         for (name, destination, graph) in targets {

@@ -150,7 +150,16 @@ public struct SyncPlanner: Sendable {
     public func targets() throws -> (
         targets: [(name: String, destination: RegistryReference, graph: ImageGraph)], skipped: [String], collisions: [SyncPlan.Collision]
     ) {
-        var (selected, skipped) = try select()
+        let planned = try plannedTargets()
+        return (planned.targets, planned.skipped, planned.collisions)
+    }
+
+    /// `targets()`, with the layout's referrer entries found on the same read of `index.json`.
+    public func plannedTargets() throws -> (
+        targets: [(name: String, destination: RegistryReference, graph: ImageGraph)], skipped: [String],
+        collisions: [SyncPlan.Collision], referrers: LayoutReferrers
+    ) {
+        var (selected, skipped, referrers) = try select()
         let collisions = Self.collisions(in: selected)
         let colliding = Set(collisions.map(\.destination))
         var sent = Set<String>()
@@ -171,7 +180,7 @@ public struct SyncPlanner: Sendable {
             graph.root = root
             return (name: name, destination: destination, graph: graph)
         }
-        return (targets, skipped, collisions)
+        return (targets, skipped, collisions, referrers)
     }
 
     /// The destinations that names with different images map to; reads `index.json` only.
@@ -195,12 +204,14 @@ public struct SyncPlanner: Sendable {
     }
 
     /// The named entries `--ref` selects, each with its destination, and the names left out.
-    private func select() throws -> (selected: [(name: String, destination: RegistryReference, entry: Descriptor)], skipped: [String]) {
+    private func select() throws -> (
+        selected: [(name: String, destination: RegistryReference, entry: Descriptor)], skipped: [String], referrers: LayoutReferrers
+    ) {
         var selected: [(name: String, destination: RegistryReference, entry: Descriptor)] = []
         var skipped: [String] = []
         var tagOnly: [String] = []
         let index = try layout.readIndex()
-        let referrers = LayoutReferrers(index: index, blobs: layout.blobs)
+        let referrers = LayoutReferrers(index: index, blobs: layout.blobs, keepRoots: false)
         for entry in index.manifests {
             // Referrers travel with their subjects, not as images of their own.
             if referrers.isReferrer(entry) { continue }
@@ -222,11 +233,15 @@ public struct SyncPlanner: Sendable {
                 tagOnly.append(name)
                 continue
             }
-            selected.append((name, destination, entry))
+            // Annotations stay behind (the name is kept apart): they are not sent, and a large
+            // index.json is let go of as soon as the plan has what it needs.
+            var image = entry
+            image.annotations = nil
+            selected.append((name, destination, image))
         }
         guard tagOnly.isEmpty else {
             throw StowageError(.usage, "the names \(tagOnly.joined(separator: ", ")) are tags without a repository; give one with --repository NAME, or leave them out with --ref")
         }
-        return (selected, skipped)
+        return (selected, skipped, referrers)
     }
 }

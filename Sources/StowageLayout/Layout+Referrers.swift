@@ -48,13 +48,14 @@ public struct LayoutReferrers: Sendable {
 
     /// Classifies the entries of `index`, reading the documents of unnamed entries from
     /// `blobs`. An unnamed entry whose document cannot be read stays a root, so that
-    /// walks report it rather than lose it.
-    public init(index: Index, blobs: BlobStore) {
+    /// walks report it rather than lose it. With `keepRoots: false` only the referrers
+    /// are kept (a push or sync that needs no roots, on an index of any size).
+    public init(index: Index, blobs: BlobStore, keepRoots: Bool = true) {
         for entry in index.manifests {
             if let name = entry.refName {
                 if let tag = CosignTag(name: name) {
                     links.append(Link(entry: entry, subject: tag.subject, link: .cosignTag, document: nil))
-                } else {
+                } else if keepRoots {
                     roots.append(entry)
                 }
                 continue
@@ -65,7 +66,7 @@ public struct LayoutReferrers: Sendable {
                 let document = try? ContentDocument(bytes, mediaType: entry.mediaType, what: "blob \(entry.digest)"),
                 let subject = document.subject
             else {
-                roots.append(entry)
+                if keepRoots { roots.append(entry) }
                 continue
             }
             links.append(Link(entry: entry, subject: subject.digest, link: .subject, document: document))

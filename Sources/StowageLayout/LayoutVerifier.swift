@@ -46,7 +46,7 @@ public struct LayoutVerifier: Sendable {
         let index = readIndex(&problems)
         if let index { checkReferences(index, &problems) }
 
-        let graph = ContentGraph.walk(blobs, roots: index.map(ReachabilityRoot.entries(of:)) ?? [])
+        let graph = ContentGraph.walk(blobs, entries: index?.manifests ?? [])
         var work: [(digest: Digest, size: Int64)] = []
         var blobProblems: [VerifyProblem] = []
         let groups = graph.edgesByDigest

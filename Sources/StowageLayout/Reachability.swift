@@ -151,7 +151,12 @@ public struct ContentGraph: Sendable {
     /// referrer may legitimately point at without the layout holding it.
     /// Each comes with the first edge that leads to it.
     public var blockingIssues: [(edge: ContentEdge, issue: DocumentIssue)] {
-        edgesByDigest.compactMap { digest, edges in
+        blockingIssues(in: edgesByDigest)
+    }
+
+    /// `blockingIssues`, from `edgesByDigest` computed once by a caller that needs it too.
+    public func blockingIssues(in groups: [(digest: Digest, edges: [ContentEdge])]) -> [(edge: ContentEdge, issue: DocumentIssue)] {
+        groups.compactMap { digest, edges in
             guard let issue = documentIssues[digest] else { return nil }
             let nonSubject = edges.filter { $0.role != .subject }
             if issue == .missing && nonSubject.isEmpty { return nil }
@@ -170,6 +175,20 @@ public struct ContentGraph: Sendable {
             var visited = Set<Digest>()
             walker.visit(
                 ContentEdge(descriptor: root.descriptor, role: .entry, parent: nil, root: root.label),
+                depth: 0, visited: &visited, graph: &graph)
+        }
+        return graph
+    }
+
+    /// Walks everything the `index.json` entries `entries` reach, each a root labelled
+    /// by its reference (or digest), without building the roots first.
+    public static func walk(_ blobs: BlobStore, entries: [Descriptor], followSubjects: Bool = true) -> ContentGraph {
+        var walker = Walker(blobs: blobs, followSubjects: followSubjects)
+        var graph = ContentGraph()
+        for entry in entries {
+            var visited = Set<Digest>()
+            walker.visit(
+                ContentEdge(descriptor: entry, role: .entry, parent: nil, root: entry.refName ?? entry.digest.string),
                 depth: 0, visited: &visited, graph: &graph)
         }
         return graph
