@@ -247,4 +247,27 @@ import Testing
         #expect(report.images.map(\.references) == [["docker.io/library/web:latest"]])
         #expect(report.images.map(\.digest) == [image.descriptor.digest.string])
     }
+
+    @Test("an archive whose index.json is larger than 16 MiB imports, as a layout's own may be")
+    func aLargeArchiveIndexImports() throws {
+        let image = TestImage.make(layers: [pseudoRandomBytes(1000, seed: 81)])
+        var builder = ArchiveBuilder.ociArchive(image)
+        // 60,000 names for one image, each with an annotation: an index.json of about 18 MB.
+        let padding = String(repeating: "x", count: 200)
+        let entries = (0..<60_000).map { i in
+            var descriptor = image.descriptor
+            descriptor.annotations = [Descriptor.refNameAnnotation: "team/repo\(i % 2000)/app:v\(i)", "org.example.note": padding]
+            return descriptor
+        }
+        let index = try JSONCoding.encode(Index(manifests: entries))
+        #expect(index.count > 16 << 20)
+        builder.replace("index.json", with: index)
+        let archive = try write(builder, "large-index.tar")
+        let layout = try makeLayout()
+        let report = try ArchiveImporter(layout: layout).importArchive(archive)
+        #expect(report.images.count == 60_000)
+        let names = try layout.readIndex().manifests.compactMap(\.refName)
+        #expect(names.count == 60_000)
+        #expect(names.last == "team/repo1999/app:v59999")
+    }
 }
