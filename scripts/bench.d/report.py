@@ -389,6 +389,167 @@ Push of the {large_mib} MiB layer:
     if bp:
         targets.append(f"| 6 | push peak RSS < 64 MB, {large_mib} MiB layer (worst of {len(bp)}) | large | {worst(bp) / MB:.1f} MB; {mbs(bp[0]['size'], med(bp))} MB/s | {ok(worst(bp) < 64e6)} |")
 
+# ------------------------------------------------------------------ scale ---
+# Written between <!-- scale:begin --> and <!-- scale:end -->. A run of the scale section
+# alone rewrites only this block of an existing DOC (see the end of this file).
+SCALE_RE = r"<!-- scale:begin -->.*?<!-- scale:end -->"
+MIB = 1024 * 1024
+
+
+def scale_section():
+    if not get("scale", "stowage", "scale-layout", "tag"):
+        return ""
+    L = json.loads(facts.get("scale_layout", "{}"))
+    H = json.loads(facts.get("huge_layout", "{}"))
+    ms = lambda x: f"{1000 * x:,.0f}"
+    names = {"tag": "stowage tag IMG NEW", "rm": "stowage rm NAME", "import-naming": "stowage import --tag NEW small.tar",
+             "tag-x16": "16 × stowage tag at once (total)", "ls": "stowage ls", "ls-repo": "stowage ls team/repo7",
+             "inspect": "stowage inspect team/repo7:t000007", "gc-dry-run": "stowage gc --dry-run --grace 0",
+             "verify-fast": "stowage verify --fast", "verify": "stowage verify"}
+    t = ["| command | page cache | wall ms (median) | wall s (all runs) | peak RSS MB | user s | sys s | disk read MB |",
+         "|---|---|---:|---|---:|---:|---:|---:|"]
+    for phase in ["tag", "rm", "import-naming", "tag-x16", "ls", "ls-repo", "inspect", "gc-dry-run", "verify-fast", "verify"]:
+        for sfx, cache in [("", "dropped"), ("-warm", "warm")]:
+            rs = get("scale", "stowage", "scale-layout", phase + sfx)
+            if rs:
+                t.append(f"| `{names[phase]}` | {cache} | {ms(med(rs))} | {allruns(rs)} | {med(rs, 'rss') / MB:.1f} | "
+                         f"{med(rs, 'user'):.2f} | {med(rs, 'sys'):.2f} | {med(rs, 'fin') / MB:,.1f} |")
+    o = get("scale", "openssl-P2", "scale-layout", "verify")
+    ow = get("scale", "openssl-P2", "scale-layout", "verify-warm")
+    for rs, cache in [(o, "dropped"), (ow, "warm")]:
+        if rs:
+            t.append(f"| `xargs -0 -P2 -n2000 openssl dgst -sha256` (the reachable blob files) | {cache} | {ms(med(rs))} | {allruns(rs)} | "
+                     f"{med(rs, 'rss') / MB:.1f} | {med(rs, 'user'):.2f} | {med(rs, 'sys'):.2f} | {med(rs, 'fin') / MB:,.1f} |")
+    nruns = len(get("scale", "stowage", "scale-layout", "tag"))
+    conc = get("scale", "stowage", "scale-layout", "tag-x16") or []
+    commas = lambda x: f"{int(x):,}" if str(x).isdigit() else str(x)
+    conc_names = [facts.get(f"scale_conc_names_{r['rep']}", "?") for r in conc]
+    conc_missing = [facts.get(f"scale_conc_missing_{r['rep']}", "?") for r in conc]
+    conc_verify = [facts.get(f"scale_conc_verify_{r['rep']}", "?") for r in conc]
+    conc_ok = bool(conc) and all(n == str(L.get("references", 0) + 16) for n in conc_names) and all(x == "none" for x in conc_missing) and all(v == "clean" for v in conc_verify)
+    gcr = [facts.get(f"scale_gc_removed_{r['rep']}", "?") for r in (get("scale", "stowage", "scale-layout", "gc-dry-run") or [])]
+    vclean = [facts.get(f"scale_verify_clean_{i}", "?") for i in range(1, nruns + 1)]
+    vfclean = [facts.get(f"scale_verify_fast_clean_{i}", "?") for i in range(1, nruns + 1)]
+    olines = [facts.get(f"scale_openssl_lines_{i}", "?") for i in range(1, nruns + 1)]
+    lsf = facts.get("scale_ls_filter") == "1"
+    reach_mb = int(facts.get("scale_reach_bytes", 0)) / MB
+
+    # The huge index.
+    hidx = int(facts.get("huge_index_bytes", H.get("index_bytes", 0)))
+    limit = 1.5 * hidx + 64 * MIB
+    hnames = {"ls": "stowage ls", "verify-fast": "stowage verify --fast", "export": "stowage export -o FILE",
+              "sync-dry-run": "stowage sync --dry-run --tls-verify=false 127.0.0.1:9"}
+    th = ["| command | wall s (median) | wall s (all runs) | peak RSS MB (median) | peak RSS MB (worst) | limit MB | exit status |",
+          "|---|---:|---|---:|---:|---:|---|"]
+    htargets = []
+    for phase, name in hnames.items():
+        rs = get("scale", "stowage", "huge", phase)
+        if not rs:
+            continue
+        rcs = sorted({facts.get(f"rc.scale.stowage.huge.{phase}.{r['rep']}", "0") for r in rs})
+        th.append(f"| `{name}` | {med(rs):.2f} | {allruns(rs)} | {med(rs, 'rss') / MB:.1f} | {worst(rs) / MB:.1f} | {limit / MB:.1f} | {', '.join(rcs)} |")
+        htargets.append(f"| peak RSS of `{name}` ≤ 1.5 × index.json + 64 MiB (worst of {len(rs)}) | huge | {worst(rs) / MB:.1f} MB vs {limit / MB:.1f} MB ({worst(rs) / hidx:.2f} × index.json) | {ok(worst(rs) <= limit)} |")
+
+    tt = ["| target (issue 11) | input | measured (page cache dropped; warm in brackets) | verdict |", "|---|---|---|---|"]
+
+    def row(what, phase, limit_s, label=None):
+        rs = get("scale", "stowage", "scale-layout", phase)
+        if not rs:
+            return
+        w = get("scale", "stowage", "scale-layout", phase + "-warm")
+        warm = f" ({ms(med(w))} ms)" if w else ""
+        tt.append(f"| {what} ≤ {ms(limit_s)} ms | {L.get('references', 0):,} refs | {ms(med(rs))} ms{warm} | {ok(med(rs) <= limit_s)} |")
+    row("index edit: `tag`", "tag", 0.05)
+    row("index edit: `rm`", "rm", 0.05)
+    row("index edit: naming step of `import --tag` (blobs present)", "import-naming", 0.05)
+    if conc:
+        eps = 16 / med(conc)
+        tt.append(f"| 16 concurrent writers ≥ 20 edits/s | {L.get('references', 0):,} refs | 16 / {med(conc):.2f} s = {eps:.1f} edits/s; names afterwards {', '.join(map(commas, conc_names))} (expected {L.get('references', 0) + 16:,}), missing: {', '.join(conc_missing)}; verify --fast: {', '.join(conc_verify)} | {ok(eps >= 20 and conc_ok)} |")
+    row("`ls`", "ls", 0.1)
+    if lsf:
+        row("`ls team/repo7`", "ls-repo", 0.1)
+    else:
+        tt.append("| `ls team/repo7` ≤ 100 ms | — | not measured: `stowage ls` takes no repository argument (`ls --help`) | — |")
+    row("`inspect`", "inspect", 0.03)
+    for phase, what in [("gc-dry-run", "`gc --dry-run`"), ("verify-fast", "`verify --fast`")]:
+        rs = get("scale", "stowage", "scale-layout", phase)
+        w = get("scale", "stowage", "scale-layout", phase + "-warm")
+        if rs:
+            warm = f" ({med(w):.2f} s)" if w else ""
+            tt.append(f"| {what} ≤ 2 s | {L.get('blobs', 0):,} blobs | {med(rs):.2f} s{warm} | {ok(med(rs) <= 2)} |")
+    v = get("scale", "stowage", "scale-layout", "verify")
+    vw = get("scale", "stowage", "scale-layout", "verify-warm")
+    if v and o:
+        r = med(v) / med(o)
+        warm = f" ({med(vw):.2f} s / {med(ow):.2f} s = {med(vw) / med(ow):.2f}×)" if vw and ow else ""
+        tt.append(f"| full `verify` within 1.2 × `openssl dgst -sha256` on 2 processes | {L.get('reachable', 0):,} reachable blobs, {reach_mb:.1f} MB | {med(v):.2f} s / {med(o):.2f} s = {r:.2f}×{warm} | {ok(r <= 1.2)} |")
+    tt += htargets
+
+    sync_note = facts.get("huge_sync_err", "")
+    connects = facts.get("huge_sync_connects")
+    netline = ""
+    if connects is not None:
+        netline = (f" Under `strace -f -e trace=connect` (one more run, untimed) it made {connects} `connect()` call(s), "
+                   f"{facts.get('huge_sync_connects_port9', '?')} of them to port 9.")
+    dirty = "" if m["dirty"] == "0" else f" plus {m['dirty']} uncommitted change(s) under Sources/ or Package.swift"
+    tsc = int(facts.get("t_scale", 0))
+    return f"""<!-- scale:begin -->
+## 7. Scale: {L.get('references', 0):,} references and a {hidx / MB:,.0f} MB index.json (issue 11)
+
+Run of {m['date']}, stowage commit {m['commit']}{dirty}, {n} runs per measurement (median),
+page cache dropped before every run (worked: {m['cachedrop']}) unless the row says warm;
+load average before {m['load_before']}, after {m['load_after']}; the section took {tsc // 60} min {tsc % 60:02d} s.
+GNU time reports wall time in 10 ms steps, so the millisecond figures are multiples of 10.
+
+**The layout** (`scripts/bench.d/scale-layout.py`, no stowage involved):
+{L.get('references', 0):,} references over {L.get('repositories', 0):,} repositories (`team/repoR:tNNNNNN`), {L.get('blobs', 0):,} blobs
+({L.get('bytes', 0) / MB:.1f} MB): each reference is its own image (manifest, config, one of 10 shared
+layers and 2 layers of its own, 200–600 random bytes each), so {L.get('reachable', 0):,} blobs are reachable
+and {L.get('unreferenced', 0):,} unreferenced. index.json is {L.get('index_bytes', 0) / MB:.2f} MB; its entries carry
+`platform`, as `stowage import` writes them. Every run works on a copy (blob files hard-linked,
+index.json copied). The edits (`tag` of a new name, `rm` of a generated name, `import --tag`
+of a {int(facts.get('scale_small_bytes', 0)):,}-byte archive whose blobs an untimed import already stored, so only
+the name is added) run on one copy in turn; names counted afterwards: {' found, expected '.join(map(commas, facts.get('scale_names_after_edits', '?/?').split('/')))}.
+
+**16 writers**: before each run index.json is reset to the generated one; then 16
+`stowage tag` processes start at once, each adding a different new name, and the run is
+timed until the last one exits. Afterwards the script counts the names and checks that
+all 16 new ones are there, and runs `stowage verify --fast`; a missing name or a failed
+verify stops the benchmark. Names after each run: {', '.join(map(commas, conc_names)) or '—'}
+(expected {L.get('references', 0) + 16:,}); missing: {', '.join(conc_missing) or '—'}; verify --fast: {', '.join(conc_verify) or '—'}.
+
+**Reads**: `ls` (all {commas(facts.get('scale_ls_lines', '?'))} lines), {'`ls team/repo7`' if lsf else '`ls team/repo7` is **not measured**: `stowage ls --help` lists no repository argument, only `--layout`, `--json` and `--all`'},
+`inspect`, `gc --dry-run --grace 0` (would remove: {', '.join(map(commas, gcr)) or '—'}; unreferenced: {L.get('unreferenced', '?'):,}), `verify --fast`
+(clean: {', '.join(vfclean)}) and full `verify` (clean: {', '.join(vclean)}), each {n} times with the page
+cache dropped, then {n} times with the layout in the page cache ("warm"). Full verify is compared
+with `openssl dgst -sha256` of the same {L.get('reachable', 0):,} reachable blob files ({reach_mb:.1f} MB) on 2
+processes (`xargs -0 -P2 -n2000`; it printed {', '.join(map(commas, olines))} digests); verify, verify --fast,
+gc --dry-run and openssl alternate from run to run.
+
+**The huge index**: a second generated layout of {H.get('references', 0):,} index.json entries, each with a
+{H.get('annotation_bytes', 0):,}-byte `org.opencontainers.image.description` annotation, naming {H.get('images', 0):,} small images
+({H.get('blobs', 0):,} blobs): index.json is {hidx / MB:.1f} MB, so the limit, 1.5 × index.json + 64 MiB, is
+{limit / MB:.1f} MB. `export` writes the archive into the work dir ({int(facts.get('huge_export_bytes', 0)) / MB:,.1f} MB). `sync --dry-run` to
+127.0.0.1:9, where nothing listens: it makes the plan from index.json, then asks the
+registry what it lacks (HEAD requests) and fails on the refused connection; its exit
+status is recorded, not checked. Its last words: `{sync_note or '—'}`.{netline}
+
+{cmd_table('scale')}
+
+{chr(10).join(t)}
+
+Huge index ({hidx / MB:.1f} MB index.json):
+
+{chr(10).join(th)}
+
+Targets:
+
+{chr(10).join(tt)}
+<!-- scale:end -->"""
+
+
+scale_block = scale_section()
+
 # ----------------------------------------------------------------- profile ---
 def strace_block(name, title):
     p = os.path.join(run, name)
@@ -409,6 +570,29 @@ if doc and os.path.exists(doc):
     hit = re.search(r"<!-- analysis:begin -->\n(.*?)<!-- analysis:end -->", open(doc).read(), re.S)
     if hit:
         analysis = hit.group(1)
+# Without a scale run, the scale section of an existing DOC is kept as it is.
+if not scale_block and doc and os.path.exists(doc):
+    hit = re.search(SCALE_RE, open(doc).read(), re.S)
+    if hit:
+        scale_block = hit.group(0)
+# The scale section alone: only its block of an existing DOC is rewritten (inserted
+# before the referrers section, or before the profile, when DOC has none yet).
+if sections == ["scale"] and doc and os.path.exists(doc) and scale_block:
+    text = open(doc).read()
+    if re.search(SCALE_RE, text, re.S):
+        text = re.sub(SCALE_RE, lambda _: scale_block, text, flags=re.S)
+    elif "<!-- referrers:begin -->" in text:
+        text = text.replace("<!-- referrers:begin -->", scale_block + "\n\n<!-- referrers:begin -->", 1)
+    elif "\n## Profile\n" in text:
+        text = text.replace("\n## Profile\n", "\n" + scale_block + "\n\n## Profile\n", 1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + scale_block + "\n"
+    print(scale_block)
+    with open(doc + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(doc + ".tmp", doc)
+    print(f"bench: wrote the scale section of {doc}", file=sys.stderr)
+    sys.exit(0)
 # The referrers section is written by scripts/bench-referrers: kept as it is.
 referrers = ""
 if doc and os.path.exists(doc):
@@ -469,7 +653,7 @@ registry's port written PORT (a new free port each time the registry restarts).
 {analysis}<!-- analysis:end -->
 
 {chr(10).join(body)}
-{referrers}## Profile
+{scale_block + chr(10) + chr(10) if scale_block else ""}{referrers}## Profile
 
 {profile or '(not run: BENCH_PROFILE=0 or no strace)'}
 ## Rerun
@@ -478,6 +662,7 @@ registry's port written PORT (a new free port each time the registry restarts).
 scripts/bench                                 # as root, so the page cache can be dropped
 BENCH_LARGE_MIB=2048 scripts/bench            # a bigger layer
 BENCH_SECTIONS=gc,ls scripts/bench            # some sections only (report: those only)
+BENCH_SECTIONS=scale scripts/bench            # only the scale section of the report is rewritten
 BENCH_DIR=/var/tmp/bench scripts/bench        # keep and reuse the archives
 BENCH_BIG_SKOPEO_GZIP=0 BENCH_BUILDAH=0 scripts/bench   # quicker registry section
 BENCH_DOC= scripts/bench                      # print only, leave docs/performance.md alone
