@@ -81,7 +81,7 @@ public struct LayoutVerifier: Sendable {
             .sorted { ($0.element.blob ?? "", $0.offset) < ($1.element.blob ?? "", $1.offset) }
             .map(\.element)
         if let index {
-            for link in LayoutReferrers(index: index, blobs: blobs).links where link.link == .cosignTag {
+            for link in LayoutReferrers(index: index, blobs: blobs, keepRoots: false).links where link.link == .cosignTag {
                 if (try? blobs.contains(link.subject)) != true {
                     warnings.append("referrer \(link.entry.refName ?? link.entry.digest.string) (cosign tag) refers to \(link.subject), which is not in the layout; `stowage gc` removes it")
                 }

@@ -169,26 +169,24 @@ public struct ContentGraph: Sendable {
     /// keep its subject alive (gc), while verify checks subjects too. An unfollowed
     /// subject is no edge of the graph.
     public static func walk(_ blobs: BlobStore, roots: [ReachabilityRoot], followSubjects: Bool = true) -> ContentGraph {
-        var walker = Walker(blobs: blobs, followSubjects: followSubjects)
-        var graph = ContentGraph()
-        for root in roots {
-            var visited = Set<Digest>()
-            walker.visit(
-                ContentEdge(descriptor: root.descriptor, role: .entry, parent: nil, root: root.label),
-                depth: 0, visited: &visited, graph: &graph)
-        }
-        return graph
+        walk(blobs, followSubjects: followSubjects, from: roots.lazy.map { ($0.descriptor, $0.label) })
     }
 
     /// Walks everything the `index.json` entries `entries` reach, each a root labelled
     /// by its reference (or digest), without building the roots first.
     public static func walk(_ blobs: BlobStore, entries: [Descriptor], followSubjects: Bool = true) -> ContentGraph {
+        walk(blobs, followSubjects: followSubjects, from: entries.lazy.map { ($0, $0.refName ?? $0.digest.string) })
+    }
+
+    private static func walk(
+        _ blobs: BlobStore, followSubjects: Bool, from starts: some Sequence<(Descriptor, String)>
+    ) -> ContentGraph {
         var walker = Walker(blobs: blobs, followSubjects: followSubjects)
         var graph = ContentGraph()
-        for entry in entries {
+        for (descriptor, label) in starts {
             var visited = Set<Digest>()
             walker.visit(
-                ContentEdge(descriptor: entry, role: .entry, parent: nil, root: entry.refName ?? entry.digest.string),
+                ContentEdge(descriptor: descriptor, role: .entry, parent: nil, root: label),
                 depth: 0, visited: &visited, graph: &graph)
         }
         return graph

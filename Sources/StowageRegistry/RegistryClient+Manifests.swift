@@ -71,15 +71,6 @@ extension RegistryClient {
 
     /// PUTs a manifest's exact bytes under a tag or its digest, and checks the digest the registry reports.
     public func putManifest(_ bytes: [UInt8], mediaType: MediaType, digest: Digest, to repository: String, reference: String) async throws {
-        try await withRetries { _ in
-            let request = Request(
-                method: .PUT, url: "/v2/\(repository)/manifests/\(reference)", headers: [("Content-Type", mediaType.rawValue)],
-                body: .bytes(bytes), scope: [(repository, "pull,push")], what: "manifest \(repository):\(reference)")
-            let response = try await send(request)
-            try await check(response, request, expected: [201, 200])
-            if let answered = response.headers.first(name: "Docker-Content-Digest"), answered != digest.string {
-                throw StowageError(.digestMismatch, "registry \(host) stored \(request.what) as \(answered), not \(digest)")
-            }
-        }
+        _ = try await putManifestReportingSubject(bytes, mediaType: mediaType, digest: digest, to: repository, reference: reference)
     }
 }
