@@ -24,7 +24,7 @@ public final class JSONReader {
     private var depth = 0
     /// Short strings seen before (keys, media types, platforms): one copy each, however
     /// many entries repeat them. Bounded, so unique hostile strings cannot grow it.
-    private var interned: [[UInt8]: String] = [:]
+    private var interned = [(hash: UInt64, bytes: [UInt8], string: String)?](repeating: nil, count: JSONReader.internCount)
     private static let internLength = 48
     private static let internCount = 4096
 
@@ -193,12 +193,22 @@ public final class JSONReader {
             start += 1
             return
         }
-        var keys = Set<String>()
+        // Objects are small: a list beats a set until they are not.
+        var keys: [String] = []
+        var manyKeys = Set<String>()
         while true {
             try skipWhitespace()
             guard try peekByte() == UInt8(ascii: "\"") else { throw fail("expected a key") }
             let key = try readString()
-            guard keys.insert(key).inserted else {
+            let fresh: Bool
+            if keys.count < 16 {
+                fresh = !keys.contains(key)
+                if fresh { keys.append(key) }
+            } else {
+                if manyKeys.isEmpty { manyKeys = Set(keys) }
+                fresh = manyKeys.insert(key).inserted
+            }
+            guard fresh else {
                 throw StowageError(.invalidJSON, "\(what) has the key '\(Digest.printable(key))' twice in one object (at byte \(offset))")
             }
             try expect(UInt8(ascii: ":"), "':'")
@@ -244,8 +254,19 @@ public final class JSONReader {
     public func readString() throws -> String {
         try skipWhitespace()
         guard try nextByte() == UInt8(ascii: "\"") else { throw fail("expected a string") }
+        // Fast path: the whole string is a run of plain bytes inside the buffer.
+        var i = start
+        while i < end {
+            let byte = buffer[i]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            i += 1
+        }
+        if i < end, buffer[i] == UInt8(ascii: "\"") {
+            let run = UnsafeRawBufferPointer(rebasing: buffer[start..<i])
+            start = i + 1
+            return try makeString(run)
+        }
         var bytes: [UInt8] = []
-        // Fast path: a run of plain bytes inside the buffer.
         while true {
             var i = start
             while i < end {
@@ -266,17 +287,29 @@ public final class JSONReader {
             start += 1
             switch byte {
             case UInt8(ascii: "\""):
-                let short = bytes.count <= Self.internLength
-                if short, let known = interned[bytes] { return known }
-                guard let string = String(validating: bytes, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
-                if short, interned.count < Self.internCount { interned[bytes] = string }
-                return string
+                return try bytes.withUnsafeBytes { try makeString($0) }
             case UInt8(ascii: "\\"):
                 try readEscape(into: &bytes)
             default:
                 throw fail("a control character in a string")
             }
         }
+    }
+
+    /// A string from validated UTF-8, one copy per short string seen before.
+    private func makeString(_ utf8: UnsafeRawBufferPointer) throws -> String {
+        guard utf8.count <= Self.internLength else {
+            guard let string = String(validating: utf8, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
+            return string
+        }
+        // FNV-1a: cheap, and good enough for a bounded cache that compares bytes anyway.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let slot = Int(truncatingIfNeeded: hash) & (Self.internCount - 1)
+        if let entry = interned[slot], entry.hash == hash, entry.bytes.elementsEqual(utf8) { return entry.string }
+        guard let string = String(validating: utf8, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
+        interned[slot] = (hash, Array(utf8), string)
+        return string
     }
 
     private func readEscape(into bytes: inout [UInt8]) throws {

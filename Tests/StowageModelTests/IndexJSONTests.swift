@@ -117,6 +117,8 @@ struct IndexJSONTests {
         ("deep nesting", Array((#"{"schemaVersion":2,"x":"# + String(repeating: "[", count: 100_000)).utf8), "more than 64 levels deep"),
         ("invalid UTF-8", Array(#"{"schemaVersion":2,"x":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8), "invalid UTF-8"),
         ("duplicate keys", Array(#"{"schemaVersion":2,"schemaVersion":3}"#.utf8), "the key 'schemaVersion' twice"),
+        ("a duplicate key in a large object",
+         Array(("{\"schemaVersion\":2," + (0..<20).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + ",\"k3\":0}").utf8), "the key 'k3' twice"),
         ("a control character in a string", Array(#"{"schemaVersion":2,"x":"a"#.utf8) + [0x01] + Array(#""}"#.utf8), "control character"),
         ("a lone surrogate", Array(#"{"schemaVersion":2,"x":"\ud800"}"#.utf8), "lone surrogate"),
         ("trailing bytes", Array(#"{"schemaVersion":2} {}"#.utf8), "after the document"),
@@ -124,7 +126,7 @@ struct IndexJSONTests {
         ("an unterminated string", Array(#"{"schemaVersion":2,"x":"abc"#.utf8), "unterminated string"),
     ]
 
-    @Test("hostile input gets a one-line error naming the document", arguments: 0..<8)
+    @Test("hostile input gets a one-line error naming the document", arguments: 0..<9)
     func hostileInput(_ position: Int) throws {
         let (name, bytes, mention) = Self.hostile[position]
         let error = try #require(throws: StowageError.self) { try Index.parse(bytes, what: "index.json of L") }
