@@ -57,7 +57,7 @@ public struct ArchiveExporter {
         referrers policy: ReferrerPolicy = .all
     ) throws -> ExportReport {
         let index = try layout.readIndex()
-        let known = LayoutReferrers(index: index, blobs: layout.blobs)
+        let known = LayoutReferrers(index: index, blobs: layout.blobs, keepRoots: false)
         // Referrer entries travel with what they refer to, never on their own.
         let chosen = try select(references, from: index)
         // Filtered only when there is something to leave out: a copy of a large index costs.

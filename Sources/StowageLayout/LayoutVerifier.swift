@@ -46,10 +46,12 @@ public struct LayoutVerifier: Sendable {
         let index = readIndex(&problems)
         if let index { checkReferences(index, &problems) }
 
-        let graph = ContentGraph.walk(blobs, entries: index?.manifests ?? [])
+        var graph = ContentGraph.walk(blobs, entries: index?.manifests ?? [])
         var work: [(digest: Digest, size: Int64)] = []
         var blobProblems: [VerifyProblem] = []
         let groups = graph.edgesByDigest
+        let reachable = Set(groups.map(\.digest))
+        graph.forgetEdges()
         let edgesOf = Dictionary(uniqueKeysWithValues: groups.map { ($0.digest, $0.edges) })
         for (digest, edges) in groups {
             checkBlob(digest, edges: edges, graph: graph, hashLater: &work, problems: &blobProblems, warnings: &warnings)
@@ -87,14 +89,14 @@ public struct LayoutVerifier: Sendable {
                 }
             }
         }
-        let unreferenced = listBlobDirectories(reachable: graph.reachable, &problems)
+        let unreferenced = listBlobDirectories(reachable: reachable, &problems)
         if unreferenced > 0 {
             notes.append("\(unreferenced) blob\(unreferenced == 1 ? " is" : "s are") not referenced by any image; `stowage gc` removes them")
         }
         return VerifyReport(
             layout: root, clean: problems.isEmpty, images: index?.manifests.count ?? 0,
             references: index?.manifests.filter { $0.refName != nil }.count ?? 0,
-            blobsChecked: graph.reachable.count, hashed: !fast, bytesHashed: bytesHashed,
+            blobsChecked: reachable.count, hashed: !fast, bytesHashed: bytesHashed,
             unreferencedBlobs: unreferenced, problems: problems, notes: notes, warnings: warnings)
     }
 

@@ -147,6 +147,12 @@ public struct ContentGraph: Sendable {
         return groups.keys.sorted().map { ($0, groups[$0]!) }
     }
 
+    /// Lets go of `edges` (after `edgesByDigest` was taken), so that on a layout with a
+    /// hundred thousand names the walk's edges are not held twice.
+    public mutating func forgetEdges() {
+        edges = []
+    }
+
     /// Document issues that matter: every one except a missing subject, which a
     /// referrer may legitimately point at without the layout holding it.
     /// Each comes with the first edge that leads to it.
