@@ -1,4 +1,7 @@
 import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 import StowageTestSupport
 
 #if canImport(Glibc)
@@ -180,4 +183,25 @@ func derFromPEM(_ pem: String) throws -> [UInt8] {
     }
     guard let data = Data(base64Encoded: body), !data.isEmpty else { throw HarnessError("not a PEM block") }
     return Array(data)
+}
+
+/// Starts an HTTP/1.1 server on a free loopback port whose connections are tracked in
+/// `connections` (so that `stop()` can close them) and served by the handler `makeHandler` makes.
+func startHTTPServer(
+    connections: Locked<[ObjectIdentifier: Channel]>,
+    _ makeHandler: @escaping @Sendable () -> any ChannelHandler
+) throws -> Channel {
+    let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .serverChannelOption(.backlog, value: 64)
+        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        .childChannelInitializer { channel in
+            let id = ObjectIdentifier(channel)
+            connections.withLock { $0[id] = channel }
+            channel.closeFuture.whenComplete { _ in connections.withLock { _ = $0.removeValue(forKey: id) } }
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                try channel.pipeline.syncOperations.addHandler(makeHandler())
+            }
+        }
+    return try bootstrap.bind(host: "127.0.0.1", port: 0).wait()
 }

@@ -54,19 +54,7 @@ public final class ReferrersRegistry: @unchecked Sendable {
     public init() throws {
         let connections = self.connections
         let owner = Weak<ReferrersRegistry>()
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 64)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                let id = ObjectIdentifier(channel)
-                connections.withLock { $0[id] = channel }
-                channel.closeFuture.whenComplete { _ in connections.withLock { _ = $0.removeValue(forKey: id) } }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(ReferrersRegistryHandler(owner: owner))
-                }
-            }
-        channel = try bootstrap.bind(host: "127.0.0.1", port: 0).wait()
+        channel = try startHTTPServer(connections: connections) { ReferrersRegistryHandler(owner: owner) }
         port = channel.localAddress?.port ?? 0
         owner.set(self)
     }
