@@ -82,7 +82,7 @@ public struct ArchiveExporter {
         where !entries.contains(where: { $0.digest == link.entry.digest && $0.refName == link.entry.refName }) {
             entries.append(link.entry)
         }
-        let graph = ContentGraph.walk(layout.blobs, entries: entries)
+        let graph = ContentGraph.walk(layout.blobs, entries: entries, groupedByDigest: true)
         let groups = graph.edgesByDigest
         if let (edge, issue) = graph.blockingIssues(in: groups).first {
             throw StowageError(.invalidLayout, "cannot export: \(edge.summary) \(issue.explanation); run `stowage verify`")

@@ -46,12 +46,11 @@ public struct LayoutVerifier: Sendable {
         let index = readIndex(&problems)
         if let index { checkReferences(index, &problems) }
 
-        var graph = ContentGraph.walk(blobs, entries: index?.manifests ?? [])
+        let graph = ContentGraph.walk(blobs, entries: index?.manifests ?? [], groupedByDigest: true)
         var work: [(digest: Digest, size: Int64)] = []
         var blobProblems: [VerifyProblem] = []
         let groups = graph.edgesByDigest
         let reachable = Set(groups.map(\.digest))
-        graph.forgetEdges()
         let edgesOf = Dictionary(uniqueKeysWithValues: groups.map { ($0.digest, $0.edges) })
         for (digest, edges) in groups {
             checkBlob(digest, edges: edges, graph: graph, hashLater: &work, problems: &blobProblems, warnings: &warnings)
@@ -143,12 +142,13 @@ public struct LayoutVerifier: Sendable {
     }
 
     private func checkReferences(_ index: Index, _ problems: inout [VerifyProblem]) {
-        var entries: [String: [Descriptor]] = [:]
+        // Digests only: on an index.json of a hundred thousand names, copies of the entries would cost.
+        var entries: [String: [Digest]] = [:]
         var order: [String] = []
         for entry in index.manifests {
             guard let name = entry.refName else { continue }
             if entries[name] == nil { order.append(name) }
-            entries[name, default: []].append(entry)
+            entries[name, default: []].append(entry.digest)
             if (try? RefName(stored: name)) == nil {
                 problems.append(VerifyProblem(
                     kind: .invalidReference, blob: entry.digest.string, references: [name], path: "index.json",
@@ -156,7 +156,7 @@ public struct LayoutVerifier: Sendable {
             }
         }
         for name in order where entries[name]!.count > 1 {
-            let digests = entries[name]!.map(\.digest.string)
+            let digests = entries[name]!.map(\.string)
             problems.append(VerifyProblem(
                 kind: .duplicateReference, blob: digests[0], references: [name], path: "index.json",
                 message: "reference \(name) appears on \(digests.count) entries of index.json (\(digests.joined(separator: ", "))); a reference must name one image"))

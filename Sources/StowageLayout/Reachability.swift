@@ -138,19 +138,28 @@ public struct ContentGraph: Sendable {
     public static let maxDepth = ContentDocument.maxDepth
 
     /// Every digest some edge points at.
-    public var reachable: Set<Digest> { Set(edges.map(\.descriptor.digest)) }
+    public var reachable: Set<Digest> {
+        grouped.map { Set($0.keys) } ?? Set(edges.map(\.descriptor.digest))
+    }
 
     /// The edges grouped by digest, each group in walk order; digests sorted.
     public var edgesByDigest: [(digest: Digest, edges: [ContentEdge])] {
+        if let grouped { return grouped.keys.sorted().map { ($0, grouped[$0]!) } }
         var groups: [Digest: [ContentEdge]] = [:]
         for edge in edges { groups[edge.descriptor.digest, default: []].append(edge) }
         return groups.keys.sorted().map { ($0, groups[$0]!) }
     }
 
-    /// Lets go of `edges` (after `edgesByDigest` was taken), so that on a layout with a
-    /// hundred thousand names the walk's edges are not held twice.
-    public mutating func forgetEdges() {
-        edges = []
+    /// With `walk(…, groupedByDigest: true)`: the edges kept only by digest, never
+    /// also in walk order, so a layout of a hundred thousand names holds them once.
+    private var grouped: [Digest: [ContentEdge]]?
+
+    private mutating func record(_ edge: ContentEdge) {
+        if grouped != nil {
+            grouped![edge.descriptor.digest, default: []].append(edge)
+        } else {
+            edges.append(edge)
+        }
     }
 
     /// Document issues that matter: every one except a missing subject, which a
@@ -180,15 +189,21 @@ public struct ContentGraph: Sendable {
 
     /// Walks everything the `index.json` entries `entries` reach, each a root labelled
     /// by its reference (or digest), without building the roots first.
-    public static func walk(_ blobs: BlobStore, entries: [Descriptor], followSubjects: Bool = true) -> ContentGraph {
-        walk(blobs, followSubjects: followSubjects, from: entries.lazy.map { ($0, $0.refName ?? $0.digest.string) })
+    /// With `groupedByDigest`, `edges` stays empty and only `edgesByDigest` (and
+    /// `reachable`) tell what was met.
+    public static func walk(
+        _ blobs: BlobStore, entries: [Descriptor], followSubjects: Bool = true, groupedByDigest: Bool = false
+    ) -> ContentGraph {
+        walk(blobs, followSubjects: followSubjects, groupedByDigest: groupedByDigest,
+             from: entries.lazy.map { ($0, $0.refName ?? $0.digest.string) })
     }
 
     private static func walk(
-        _ blobs: BlobStore, followSubjects: Bool, from starts: some Sequence<(Descriptor, String)>
+        _ blobs: BlobStore, followSubjects: Bool, groupedByDigest: Bool = false, from starts: some Sequence<(Descriptor, String)>
     ) -> ContentGraph {
         var walker = Walker(blobs: blobs, followSubjects: followSubjects)
         var graph = ContentGraph()
+        if groupedByDigest { graph.grouped = [:] }
         for (descriptor, label) in starts {
             var visited = Set<Digest>()
             walker.visit(
@@ -212,7 +227,7 @@ public struct ContentGraph: Sendable {
         mutating func visit(_ edge: ContentEdge, depth: Int, visited: inout Set<Digest>, graph: inout ContentGraph) {
             // An unfollowed subject is not reached: what a referrer points at is not kept by it.
             if edge.role == .subject && !followSubjects { return }
-            graph.edges.append(edge)
+            graph.record(edge)
             let descriptor = edge.descriptor
             guard ContentDocument.isDocument(descriptor.mediaType) else {
                 if [.entry, .manifest, .index].contains(edge.role) { checkOpaque(descriptor, graph: &graph) }
