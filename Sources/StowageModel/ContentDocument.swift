@@ -65,10 +65,11 @@ public enum ContentDocument: Sendable, Equatable {
     /// as the other kind would lose what it references. `what` names it in errors
     /// ("ARCHIVE: blob sha256:…").
     public init(_ bytes: [UInt8], mediaType: MediaType, what: String) throws {
-        guard let own = try MediaType(ofDocument: bytes, what: what) else {
+        let shape = try DocumentShape(bytes, what: what)
+        guard let own = shape.mediaType else {
             throw StowageError(.invalidJSON, "\(what) is labelled \(mediaType) but is neither a manifest nor an index")
         }
-        let agrees = try Self.statesMediaType(bytes, what: what)
+        let agrees = shape.stated != nil
             ? own == mediaType
             : (own.isIndex == mediaType.isIndex && own.isManifest == mediaType.isManifest)
         guard agrees, Self.isDocument(mediaType) else {
@@ -82,12 +83,6 @@ public enum ContentDocument: Sendable, Equatable {
         } else {
             self = .manifest(try JSONCoding.decode(Manifest.self, from: bytes, what: what))
         }
-    }
-
-    /// Whether the document has a `mediaType` field of its own.
-    private static func statesMediaType(_ bytes: [UInt8], what: String) throws -> Bool {
-        struct Shape: Decodable { var mediaType: MediaType? }
-        return try JSONCoding.decode(Shape.self, from: bytes, what: what).mediaType != nil
     }
 
     /// The `subject` this document refers to, if any.

@@ -30,8 +30,7 @@ extension Index {
                     position += 1
                 }
             case "subject":
-                let value = try reader.readValue()
-                if value != .null { subject = try Descriptor(json: value, field: field) }
+                if try !reader.skipNull() { subject = try Descriptor(reading: reader, field: field) }
             case "annotations": annotations = try field.optionalStringMap(reader.readValue())
             default: unknown[key] = try reader.readValue()
             }
@@ -140,35 +139,6 @@ extension Descriptor {
         self.urls = urls
         self.artifactType = artifactType
         self.data = data
-        unknownFields = unknown
-    }
-
-    /// A descriptor from a parsed JSON object; `field` says where it sits, for errors.
-    init(json: JSONValue, field: JSONField) throws {
-        guard case .object(let members) = json else { throw field.wrongType() }
-        func member(_ key: String) -> JSONValue? { members[key].flatMap { $0 == .null ? nil : $0 } }
-        guard let mediaType = member("mediaType") else { throw field.missing("mediaType") }
-        guard let digest = member("digest") else { throw field.missing("digest") }
-        guard let size = member("size") else { throw field.missing("size") }
-        let digestText = try field.child("digest").string(digest)
-        let parsedDigest: Digest
-        do {
-            parsedDigest = try Digest(digestText)
-        } catch let error as StowageError {
-            throw error.prefixed(field.what)
-        }
-        let parsedSize = try field.child("size").int64(size)
-        guard parsedSize >= 0 else {
-            throw StowageError(.invalidJSON, "descriptor \(parsedDigest) has a negative size \(parsedSize)").prefixed(field.what)
-        }
-        self.init(mediaType: MediaType(rawValue: try field.child("mediaType").string(mediaType)), digest: parsedDigest, size: parsedSize)
-        urls = try member("urls").map { try field.child("urls").stringArray($0) }
-        annotations = try member("annotations").map { try field.child("annotations").stringMap($0) }
-        platform = try member("platform").map { try Platform(json: $0, field: field.child("platform")) }
-        artifactType = try member("artifactType").map { try field.child("artifactType").string($0) }
-        data = try member("data").map { try field.child("data").string($0) }
-        var unknown = members
-        for key in Self.knownKeys { unknown[key] = nil }
         unknownFields = unknown
     }
 

@@ -255,12 +255,7 @@ public final class JSONReader {
         try skipWhitespace()
         guard try nextByte() == UInt8(ascii: "\"") else { throw fail("expected a string") }
         // Fast path: the whole string is a run of plain bytes inside the buffer.
-        var i = start
-        while i < end {
-            let byte = buffer[i]
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
-            i += 1
-        }
+        let i = plainRunEnd()
         if i < end, buffer[i] == UInt8(ascii: "\"") {
             let run = UnsafeRawBufferPointer(rebasing: buffer[start..<i])
             start = i + 1
@@ -268,12 +263,7 @@ public final class JSONReader {
         }
         var bytes: [UInt8] = []
         while true {
-            var i = start
-            while i < end {
-                let byte = buffer[i]
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
-                i += 1
-            }
+            let i = plainRunEnd()
             if i > start {
                 bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start..<i]))
                 start = i
@@ -294,6 +284,19 @@ public final class JSONReader {
                 throw fail("a control character in a string")
             }
         }
+    }
+
+    /// Where the run of string bytes that need no attention (no quote, backslash or
+    /// control character) starting at `start` ends in the buffer.
+    @inline(__always)
+    private func plainRunEnd() -> Int {
+        var i = start
+        while i < end {
+            let byte = buffer[i]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            i += 1
+        }
+        return i
     }
 
     /// A string from validated UTF-8, one copy per short string seen before.

@@ -54,21 +54,8 @@ public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     /// guessed from its shape (`manifests` → OCI index, `config` → OCI manifest); nil
     /// for a JSON document that is neither. Throws for bytes that are not JSON.
     public init?(ofDocument bytes: [UInt8], what: String) throws {
-        struct Shape: Decodable {
-            var mediaType: MediaType?
-            var manifests: [JSONValue]?
-            var config: JSONValue?
-        }
-        let shape = try JSONCoding.decode(Shape.self, from: bytes, what: what)
-        if let mediaType = shape.mediaType {
-            self = mediaType
-        } else if shape.manifests != nil {
-            self = .ociIndex
-        } else if shape.config != nil {
-            self = .ociManifest
-        } else {
-            return nil
-        }
+        guard let guessed = try DocumentShape(bytes, what: what).mediaType else { return nil }
+        self = guessed
     }
 
     /// An image index or a manifest list: a document whose children are manifests.
@@ -86,5 +73,37 @@ public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     /// A layer whose bytes may legitimately be absent because it is fetched from `urls`.
     public var isNonDistributable: Bool {
         self == .dockerForeignLayer || rawValue.hasPrefix("application/vnd.oci.image.layer.nondistributable.")
+    }
+}
+
+/// What a document's top level says it is: its own `mediaType`, and whether it has
+/// `manifests` or `config`. Read in one pass of `JSONReader`, building nothing below
+/// the top level but what it skips.
+struct DocumentShape {
+    /// The document's own `mediaType` field, if it has one.
+    var stated: MediaType?
+    var hasManifests = false
+    var hasConfig = false
+
+    init(_ bytes: [UInt8], what: String) throws {
+        let reader = JSONReader(what: what, bytes: bytes)
+        try reader.readObject { key in
+            let value = try reader.readValue()
+            switch (key, value) {
+            case ("mediaType", .string(let text)): stated = MediaType(text)
+            case ("mediaType", .null): break
+            case ("mediaType", _): throw StowageError(.invalidJSON, "\(what) has a field of the wrong type at 'mediaType'")
+            case ("manifests", let found): hasManifests = found != .null
+            case ("config", let found): hasConfig = found != .null
+            default: break
+            }
+        }
+        try reader.expectEnd()
+    }
+
+    /// The stated media type, else the one the shape implies (`manifests` → OCI index,
+    /// `config` → OCI manifest); nil for a document that is neither.
+    var mediaType: MediaType? {
+        stated ?? (hasManifests ? .ociIndex : hasConfig ? .ociManifest : nil)
     }
 }

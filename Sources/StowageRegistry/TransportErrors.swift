@@ -47,7 +47,7 @@ extension RegistryClient {
         return UserText.clean(text)
     }
 
-    /// A short text for a transport error (kept for the callers that add their own sentence).
+    /// A short text for a transport error whose place is not known: `explain` for "the registry".
     static func describe(_ error: Error) -> String {
         explain(error, place: "the registry", timeout: RegistryOptions().timeout)
     }
