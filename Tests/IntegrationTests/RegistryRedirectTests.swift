@@ -12,14 +12,9 @@ import Testing
     @Test func redirectedBlobsAreFetchedWithoutTheRegistryCredentials() throws {
         // The registry users talk to asks for a password; its blobs are served by "storage",
         // another host (here: an open registry holding the same content, behind its own proxy).
-        let guarded = try RegistryServer.started(.basicAuth(user: "builder", password: "s3cret", tls: nil))
+        let guarded = try guardedRegistry()
         let storage = try RegistryServer.started(.http)
-        for (registry, creds) in [(guarded, ["--dest-creds", "builder:s3cret"]), (storage, [])] {
-            let push = try Command.run("skopeo", ["copy", "--dest-tls-verify=false"] + creds + [
-                "oci-archive:\(Fixtures.path("x86_64.tar"))", "docker://\(registry.host)/team/app:v1",
-            ])
-            #expect(push.status == 0, "\(push.stderr)")
-        }
+        try push(to: storage, creds: [])
         let seenAtStorage = Locked<[String?]>([])
         let storageProxy = try FaultProxy(upstream: storage.host) { request in
             seenAtStorage.withLock { $0.append(request.header("Authorization")) }
@@ -46,10 +41,16 @@ import Testing
     /// A registry that asks for a password, holding team/app:v1.
     func guardedRegistry() throws -> RegistryServer {
         let guarded = try RegistryServer.started(.basicAuth(user: "builder", password: "s3cret", tls: nil))
-        let push = try Command.run("skopeo", ["copy", "--dest-tls-verify=false", "--dest-creds", "builder:s3cret",
-            "oci-archive:\(Fixtures.path("x86_64.tar"))", "docker://\(guarded.host)/team/app:v1"])
-        #expect(push.status == 0, "\(push.stderr)")
+        try push(to: guarded, creds: ["--dest-creds", "builder:s3cret"])
         return guarded
+    }
+
+    /// Pushes the amd64 fixture to `registry` as team/app:v1 with skopeo.
+    func push(to registry: RegistryServer, creds: [String]) throws {
+        let push = try Command.run("skopeo", ["copy", "--dest-tls-verify=false"] + creds + [
+            "oci-archive:\(Fixtures.path("x86_64.tar"))", "docker://\(registry.host)/team/app:v1",
+        ])
+        #expect(push.status == 0, "\(push.stderr)")
     }
 
     @Test func aRedirectTargetAskingForCredentialsGetsNone() throws {

@@ -205,3 +205,19 @@ func startHTTPServer(
         }
     return try bootstrap.bind(host: "127.0.0.1", port: 0).wait()
 }
+
+/// Writes a whole HTTP/1.1 reply to `head` (headers as given, `Content-Length` set by the
+/// caller), and closes the connection afterwards unless the request asked to keep it.
+func writeHTTPReply(_ context: ChannelHandlerContext, to head: HTTPRequestHead, status: Int, headers: HTTPHeaders, body: ByteBuffer) {
+    var headers = headers
+    if !head.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+    let responseHead = HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: headers)
+    context.write(NIOAny(HTTPServerResponsePart.head(responseHead)), promise: nil)
+    if body.readableBytes > 0 { context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil) }
+    let keepAlive = head.isKeepAlive
+    let channel = context.channel
+    context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
+        if !keepAlive { channel.close(promise: nil) }
+    }
+}
+

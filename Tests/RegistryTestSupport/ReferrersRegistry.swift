@@ -298,15 +298,7 @@ final class ReferrersRegistryHandler: ChannelInboundHandler {
             if headers["Content-Length"].isEmpty || head.method != .HEAD {
                 headers.replaceOrAdd(name: "Content-Length", value: String(head.method == .HEAD ? Int(headers.first(name: "Content-Length") ?? "0") ?? 0 : reply.body.count))
             }
-            if !head.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
-            let responseHead = HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: reply.status), headers: headers)
-            context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
-            if !reply.body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: reply.body)))), promise: nil) }
-            let keepAlive = head.isKeepAlive
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { channel.close(promise: nil) }
-            }
+            writeHTTPReply(context, to: head, status: reply.status, headers: headers, body: ByteBuffer(bytes: reply.body))
         }
     }
 

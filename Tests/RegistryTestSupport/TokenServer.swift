@@ -450,16 +450,7 @@ final class TokenHandler: ChannelInboundHandler {
                 ?? TokenServer.Reply(status: 503, body: "{}")
             var headers = HTTPHeaders(reply.headers)
             headers.replaceOrAdd(name: "Content-Length", value: String(reply.body.utf8.count))
-            if !head.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
-            let responseHead = HTTPResponseHead(
-                version: head.version, status: HTTPResponseStatus(statusCode: reply.status), headers: headers)
-            context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: reply.body)))), promise: nil)
-            let keepAlive = head.isKeepAlive
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { channel.close(promise: nil) }
-            }
+            writeHTTPReply(context, to: head, status: reply.status, headers: headers, body: ByteBuffer(string: reply.body))
         }
     }
 
