@@ -26,7 +26,7 @@ extension Index {
                 }
                 var position = 0
                 try reader.readArray {
-                    manifests.append(try Descriptor(reading: reader, field: field.child("\(position)")))
+                    manifests.append(try Descriptor(reading: reader, field: field.element(position)))
                     position += 1
                 }
             case "subject":
@@ -72,7 +72,7 @@ extension Index {
         writer.writeObject(members) { key, writer in
             guard key == "manifests" else { return false }
             writer.writeArray(manifests) { descriptor, writer in
-                writer.write(descriptor.json)
+                descriptor.write(to: &writer)
                 if writer.bytes.count >= chunkSize, failure == nil {
                     do { try sink(writer.takeBytes()) } catch { failure = error }
                 }
@@ -86,6 +86,7 @@ extension Index {
 
 extension Descriptor {
     /// Reads a descriptor straight from `reader`, field by field, with no tree in between.
+    /// A field's place in the document is spelled out only when there is an error to report.
     init(reading reader: JSONReader, field: JSONField) throws {
         guard try reader.nextIsObject() else {
             _ = try reader.readValue()
@@ -101,25 +102,17 @@ extension Descriptor {
         var data: String?
         var unknown: [String: JSONValue] = [:]
         try reader.readObject { key in
-            let child = field.child(key)
             // A known field that is null is absent, as with Codable; an unknown one is kept as it is.
             if Descriptor.knownKeys.contains(key), try reader.skipNull() { return }
             switch key {
-            case "mediaType": mediaType = try child.string(reader.readValue())
-            case "digest": digest = try child.string(reader.readValue())
-            case "size": size = try child.int64(reader.readValue())
-            case "urls": urls = try child.stringArray(reader.readValue())
-            case "annotations":
-                guard try reader.nextIsObject() else {
-                    _ = try reader.readValue()
-                    throw child.wrongType()
-                }
-                var map: [String: String] = [:]
-                try reader.readObject { name in map[name] = try child.string(reader.readValue()) }
-                annotations = map
-            case "platform": platform = try Platform(json: reader.readValue(), field: child)
-            case "artifactType": artifactType = try child.string(reader.readValue())
-            case "data": data = try child.string(reader.readValue())
+            case "mediaType": mediaType = try field.string(reader.readValue(), at: key)
+            case "digest": digest = try field.string(reader.readValue(), at: key)
+            case "size": size = try field.int64(reader.readValue(), at: key)
+            case "urls": urls = try field.child(key).stringArray(reader.readValue())
+            case "annotations": annotations = try reader.readStringMap(field: field, key: key)
+            case "platform": platform = try Platform(reading: reader, in: field, at: key)
+            case "artifactType": artifactType = try field.string(reader.readValue(), at: key)
+            case "data": data = try field.string(reader.readValue(), at: key)
             default: unknown[key] = try reader.readValue()
             }
         }
@@ -142,7 +135,8 @@ extension Descriptor {
         unknownFields = unknown
     }
 
-    static let knownKeys = ["mediaType", "digest", "size", "urls", "annotations", "platform", "artifactType", "data"]
+    /// The fields Stowage models, in the order `JSONWriter` writes keys.
+    static let knownKeys = ["annotations", "artifactType", "data", "digest", "mediaType", "platform", "size", "urls"]
 
     /// The descriptor as a JSON object, unknown fields included.
     var json: JSONValue {
@@ -157,21 +151,70 @@ extension Descriptor {
         if let data { members["data"] = .string(data) }
         return .object(members)
     }
+
+    /// Writes the bytes `writer.write(json)` would, without building the tree: the hot
+    /// path of every `index.json` edit. Unknown fields are merged in key order.
+    func write(to writer: inout JSONWriter) {
+        writer.writeObject(unknown: unknownFields, known: Self.knownKeys) { key, writer in
+            switch key {
+            case "annotations":
+                guard let annotations else { return false }
+                writer.writeStringMap(annotations)
+            case "artifactType":
+                guard let artifactType else { return false }
+                writer.write(artifactType)
+            case "data":
+                guard let data else { return false }
+                writer.write(data)
+            case "digest": writer.writeDigest(digest)
+            case "mediaType": writer.write(mediaType.rawValue)
+            case "platform":
+                guard let platform else { return false }
+                platform.write(to: &writer)
+            case "size": writer.writeInteger(size)
+            default:
+                guard let urls else { return false }
+                writer.writeArray(urls) { url, writer in writer.write(url) }
+            }
+            return true
+        }
+    }
 }
 
 extension Platform {
-    init(json: JSONValue, field: JSONField) throws {
-        guard case .object(let members) = json else { throw field.wrongType() }
-        func member(_ key: String) -> JSONValue? { members[key].flatMap { $0 == .null ? nil : $0 } }
-        guard let architecture = member("architecture") else { throw field.missing("architecture") }
-        guard let os = member("os") else { throw field.missing("os") }
-        self.init(
-            os: try field.child("os").string(os), architecture: try field.child("architecture").string(architecture),
-            variant: try member("variant").map { try field.child("variant").string($0) },
-            osVersion: try member("os.version").map { try field.child("os.version").string($0) },
-            osFeatures: try member("os.features").map { try field.child("os.features").stringArray($0) })
-        var unknown = members
-        for key in ["architecture", "os", "variant", "os.version", "os.features"] { unknown[key] = nil }
+    /// The fields Stowage models, in the order `JSONWriter` writes keys.
+    static let knownKeys = ["architecture", "os", "os.features", "os.version", "variant"]
+
+    /// Reads the platform at `key` of the object `parent` straight from `reader`.
+    init(reading reader: JSONReader, in parent: JSONField, at key: String) throws {
+        guard try reader.nextIsObject() else {
+            _ = try reader.readValue()
+            throw parent.child(key).wrongType()
+        }
+        func string(_ value: JSONValue, _ name: String) throws -> String {
+            guard case .string(let text) = value else { throw parent.child(key).child(name).wrongType() }
+            return text
+        }
+        var architecture: String?
+        var os: String?
+        var variant: String?
+        var osVersion: String?
+        var osFeatures: [String]?
+        var unknown: [String: JSONValue] = [:]
+        try reader.readObject { name in
+            if Platform.knownKeys.contains(name), try reader.skipNull() { return }
+            switch name {
+            case "architecture": architecture = try string(reader.readValue(), name)
+            case "os": os = try string(reader.readValue(), name)
+            case "variant": variant = try string(reader.readValue(), name)
+            case "os.version": osVersion = try string(reader.readValue(), name)
+            case "os.features": osFeatures = try parent.child(key).child(name).stringArray(reader.readValue())
+            default: unknown[name] = try reader.readValue()
+            }
+        }
+        guard let architecture else { throw parent.child(key).missing("architecture") }
+        guard let os else { throw parent.child(key).missing("os") }
+        self.init(os: os, architecture: architecture, variant: variant, osVersion: osVersion, osFeatures: osFeatures)
         unknownFields = unknown
     }
 
@@ -183,6 +226,42 @@ extension Platform {
         if let osVersion { members["os.version"] = .string(osVersion) }
         if let osFeatures { members["os.features"] = .array(osFeatures.map(JSONValue.string)) }
         return .object(members)
+    }
+
+    /// Writes the bytes `writer.write(json)` would, without building the tree.
+    func write(to writer: inout JSONWriter) {
+        writer.writeObject(unknown: unknownFields, known: Self.knownKeys) { key, writer in
+            switch key {
+            case "architecture": writer.write(architecture)
+            case "os": writer.write(os)
+            case "os.features":
+                guard let osFeatures else { return false }
+                writer.writeArray(osFeatures) { feature, writer in writer.write(feature) }
+            case "os.version":
+                guard let osVersion else { return false }
+                writer.write(osVersion)
+            default:
+                guard let variant else { return false }
+                writer.write(variant)
+            }
+            return true
+        }
+    }
+}
+
+extension JSONReader {
+    /// Reads the object of strings at `key` of the object `field` (annotations).
+    func readStringMap(field: JSONField, key: String) throws -> [String: String] {
+        guard try nextIsObject() else {
+            _ = try readValue()
+            throw field.child(key).wrongType()
+        }
+        var map: [String: String] = [:]
+        try readObject { name in
+            guard case .string(let text) = try readValue() else { throw field.child(key).child(name).wrongType() }
+            map[name] = text
+        }
+        return map
     }
 }
 
@@ -206,6 +285,50 @@ extension JSONWriter {
         appendByte(UInt8(ascii: "}"))
     }
 
+    /// Writes an object of a modelled type: `known` (sorted by `keyOrder`) are the fields
+    /// `value` writes, returning false for an absent one; `unknown` are the fields kept as
+    /// they were. Keys come out sorted, as `write(_:)` sorts them.
+    mutating func writeObject(
+        unknown: [String: JSONValue], known: [String], value: (String, inout JSONWriter) -> Bool
+    ) {
+        appendByte(UInt8(ascii: "{"))
+        var first = true
+        func key(_ key: String) {
+            if !first { appendByte(UInt8(ascii: ",")) }
+            write(key)
+            appendByte(UInt8(ascii: ":"))
+        }
+        func knownMember(_ name: String) {
+            // The key goes first; an absent field takes it back.
+            let mark = byteCount
+            key(name)
+            if value(name, &self) {
+                first = false
+            } else if let kept = unknown[name] {
+                write(kept)
+                first = false
+            } else {
+                truncate(to: mark)
+            }
+        }
+        var knownPosition = 0
+        let extra = unknown.isEmpty ? [] : unknown.keys.filter { !known.contains($0) }.sorted(by: Self.keyOrder)
+        for name in extra {
+            while knownPosition < known.count, Self.keyOrder(known[knownPosition], name) {
+                knownMember(known[knownPosition])
+                knownPosition += 1
+            }
+            key(name)
+            write(unknown[name]!)
+            first = false
+        }
+        while knownPosition < known.count {
+            knownMember(known[knownPosition])
+            knownPosition += 1
+        }
+        appendByte(UInt8(ascii: "}"))
+    }
+
     /// Writes an array element by element.
     mutating func writeArray<T>(_ items: [T], _ element: (T, inout JSONWriter) -> Void) {
         appendByte(UInt8(ascii: "["))
@@ -215,15 +338,80 @@ extension JSONWriter {
         }
         appendByte(UInt8(ascii: "]"))
     }
+
+    /// Writes an object of strings, keys sorted.
+    mutating func writeStringMap(_ map: [String: String]) {
+        appendByte(UInt8(ascii: "{"))
+        let keys = map.count == 1 ? Array(map.keys) : map.keys.sorted(by: Self.keyOrder)
+        for (i, key) in keys.enumerated() {
+            if i > 0 { appendByte(UInt8(ascii: ",")) }
+            write(key)
+            appendByte(UInt8(ascii: ":"))
+            write(map[key]!)
+        }
+        appendByte(UInt8(ascii: "}"))
+    }
+
+    /// Writes `"sha256:<hex>"`: a digest's characters never need escaping.
+    mutating func writeDigest(_ digest: Digest) {
+        appendBytes("\"sha256:".utf8)
+        appendBytes(digest.hex.utf8)
+        appendByte(UInt8(ascii: "\""))
+    }
 }
 
 /// Where a value sits in a document, for errors in the words `JSONCoding` uses.
+/// The path is spelled out only when an error needs it: fields are read by the
+/// hundred thousand, errors are rare.
 struct JSONField {
     var what: String
-    var path: String
+    private var parent: String
+    private var leaf: Leaf?
+
+    private enum Leaf {
+        case key(String)
+        case position(Int)
+    }
+
+    init(what: String, path: String) {
+        self.what = what
+        parent = path
+    }
+
+    /// `what`'s dotted path to this value (`manifests.3.platform`).
+    var path: String {
+        let last: String
+        switch leaf {
+        case nil: return parent
+        case .key(let key)?: last = key
+        case .position(let position)?: last = String(position)
+        }
+        return parent.isEmpty ? last : "\(parent).\(last)"
+    }
 
     func child(_ name: String) -> JSONField {
-        JSONField(what: what, path: path.isEmpty ? name : "\(path).\(name)")
+        var field = JSONField(what: what, path: leaf == nil ? parent : path)
+        field.leaf = .key(name)
+        return field
+    }
+
+    /// The element at `position` of the array here.
+    func element(_ position: Int) -> JSONField {
+        var field = JSONField(what: what, path: leaf == nil ? parent : path)
+        field.leaf = .position(position)
+        return field
+    }
+
+    /// The string at `key` of the object here.
+    func string(_ value: JSONValue, at key: String) throws -> String {
+        guard case .string(let text) = value else { throw child(key).wrongType() }
+        return text
+    }
+
+    /// The integer at `key` of the object here.
+    func int64(_ value: JSONValue, at key: String) throws -> Int64 {
+        if case .int(let number) = value { return number }
+        return try child(key).int64(value)
     }
 
     func missing(_ name: String) -> StowageError {

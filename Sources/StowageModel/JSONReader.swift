@@ -22,6 +22,8 @@ public final class JSONReader {
     private var consumed: Int64 = 0
     private var atEnd = false
     private var depth = 0
+    /// The keys of the object being read at each depth, for the duplicate check.
+    private var keyLists: [[String]] = []
     /// Short strings seen before (keys, media types, platforms): one copy each, however
     /// many entries repeat them. Bounded, so unique hostile strings cannot grow it.
     private var interned = [(hash: UInt64, bytes: [UInt8], string: String)?](repeating: nil, count: JSONReader.internCount)
@@ -193,8 +195,16 @@ public final class JSONReader {
             start += 1
             return
         }
-        // Objects are small: a list beats a set until they are not.
+        // Objects are small: a list beats a set until they are not. Each depth reuses
+        // its list, so reading a hundred thousand small objects allocates none.
+        let level = depth - 1
+        while keyLists.count <= level { keyLists.append([]) }
         var keys: [String] = []
+        swap(&keys, &keyLists[level])
+        defer {
+            keys.removeAll(keepingCapacity: true)
+            swap(&keys, &keyLists[level])
+        }
         var manyKeys = Set<String>()
         while true {
             try skipWhitespace()
@@ -244,10 +254,10 @@ public final class JSONReader {
     }
 
     private func enter() throws {
-        depth += 1
-        guard depth <= Self.maxDepth else {
+        guard depth < Self.maxDepth else {
             throw StowageError(.invalidJSON, "\(what) nests arrays and objects more than \(Self.maxDepth) levels deep")
         }
+        depth += 1
     }
 
     /// Reads a string value.

@@ -22,7 +22,7 @@ public struct JSONWriter {
         switch value {
         case .null: append("null")
         case .bool(let flag): append(flag ? "true" : "false")
-        case .int(let number): append(String(number))
+        case .int(let number): writeInteger(number)
         case .double(let number): writeDouble(number)
         case .string(let text): write(text)
         case .array(let items):
@@ -89,6 +89,35 @@ public struct JSONWriter {
 
     mutating func appendByte(_ byte: UInt8) {
         bytes.append(byte)
+    }
+
+    /// Appends bytes that need no escaping.
+    mutating func appendBytes(_ utf8: some Sequence<UInt8>) {
+        bytes.append(contentsOf: utf8)
+    }
+
+    /// How many bytes have been written since the last `takeBytes`.
+    var byteCount: Int { bytes.count }
+
+    /// Takes back what was written after `byteCount` was `count`.
+    mutating func truncate(to count: Int) {
+        bytes.removeLast(bytes.count - count)
+    }
+
+    /// Appends an integer in decimal, with no string in between.
+    mutating func writeInteger(_ number: Int64) {
+        if number < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = number.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // up to 20 digits, in 24 bytes
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[i]) }
+        }
     }
 
     private mutating func append(_ text: String) {

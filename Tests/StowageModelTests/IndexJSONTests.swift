@@ -81,6 +81,11 @@ struct IndexJSONTests {
             default: return .object(Dictionary((0..<Int(next() % 3)).map { i in ("k\(i)\(text())", value(depth + 1)) }) { a, _ in a })
             }
         }
+        // Unknown keys that sort before, between and after the known ones.
+        func unknownKey() -> String {
+            let stems = ["A", "b", "annotationz", "dz", "digest0", "mediaTypf", "os.z", "platforms", "sizes", "u", "x-"]
+            return stems[Int(next() % UInt64(stems.count))] + text()
+        }
         var index = Index()
         index.mediaType = next() % 3 == 0 ? nil : .ociIndex
         if next() % 4 == 0 { index.annotations = ["a": text(), "b\(text())": text()] }
@@ -90,9 +95,15 @@ struct IndexJSONTests {
             var descriptor = Descriptor(mediaType: MediaType(text()), digest: try! Digest("sha256:" + hex), size: Int64(next() % 1_000_000))
             if next() % 2 == 0 { descriptor.refName = "team/app:\(next() % 100)" }
             if next() % 3 == 0 {
-                descriptor.platform = Platform(os: "linux", architecture: text(), variant: next() % 2 == 0 ? "v\(next() % 9)" : nil)
+                var platform = Platform(os: "linux", architecture: text(), variant: next() % 2 == 0 ? "v\(next() % 9)" : nil)
+                if next() % 3 == 0 { platform.osVersion = text() }
+                if next() % 3 == 0 { platform.osFeatures = [text()] }
+                if next() % 3 == 0 { platform.unknownFields[unknownKey()] = value(1) }
+                descriptor.platform = platform
             }
-            if next() % 4 == 0 { descriptor.unknownFields["x-\(text())"] = value(0) }
+            if next() % 4 == 0 { descriptor.artifactType = text() }
+            if next() % 6 == 0 { descriptor.data = text() }
+            for _ in 0..<Int(next() % 3) { descriptor.unknownFields[unknownKey()] = value(0) }
             if next() % 5 == 0 { descriptor.urls = [text()] }
             index.manifests.append(descriptor)
         }
@@ -107,6 +118,8 @@ struct IndexJSONTests {
         encoder.outputFormatting = [.sortedKeys]
         let codableBytes = Array(try encoder.encode(index))
         #expect(try Index.parse(fastBytes, what: "fast") == index)
+        #expect(try JSONWriter.bytes(of: JSONReader.parse(fastBytes, what: "fast")) == fastBytes,
+                "keys at every level come out in the order the generic writer sorts them")
         #expect(try Index.parse(codableBytes, what: "codable") == index)
         #expect(try JSONDecoder().decode(Index.self, from: Data(fastBytes)) == index)
         #expect(try Index.parse(Index.parse(codableBytes, what: "codable").jsonBytes, what: "again").jsonBytes == fastBytes,
