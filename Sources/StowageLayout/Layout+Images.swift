@@ -89,9 +89,17 @@ extension Layout {
     /// Platforms that need documents read (layouts written by other tools) are looked up
     /// in parallel: on a cold cache, reading thousands of small files one by one is slow.
     /// Unnamed referrer entries are left out unless `includeReferrers`; cosign tags,
-    /// being names, are always listed.
-    public func summaries(includeReferrers: Bool = false) throws -> [ImageSummary] {
-        let index = try readIndex()
+    /// being names, are always listed. Given `repositories`, only the names in those
+    /// repositories are listed (`team/app` lists `team/app:v1` and `team/app:v2`).
+    public func summaries(includeReferrers: Bool = false, repositories: [String] = []) throws -> [ImageSummary] {
+        var index = try readIndex()
+        if !repositories.isEmpty {
+            let wanted = Set(repositories.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
+            // Named entries only: telling their referrers apart reads no documents.
+            index.manifests = index.manifests.filter { entry in
+                entry.refName.flatMap(RefName.repository(of:)).map { wanted.contains(String($0)) } ?? false
+            }
+        }
         let referrers = LayoutReferrers(index: index, blobs: blobs)
         let subjectOf = Dictionary(referrers.links.map { ($0.entry, $0.subject) }, uniquingKeysWith: { first, _ in first })
         let entries = index.manifests.filter { entry in

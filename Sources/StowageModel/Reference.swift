@@ -205,6 +205,17 @@ public struct RefName: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var description: String { value }
     public static func < (lhs: RefName, rhs: RefName) -> Bool { lhs.value < rhs.value }
 
+    /// The repository part of a stored name (`team/app` of `team/app:v1`, `host:5000/a`
+    /// of `host:5000/a:b`), or nil for a bare tag such as `latest`.
+    public static func repository(of name: String) -> Substring? {
+        let afterSlash = name.lastIndex(of: "/").map { name.index(after: $0) } ?? name.startIndex
+        guard let colon = name[afterSlash...].lastIndex(of: ":") else {
+            // No tag: a name with a path is a repository alone, a bare word is a tag.
+            return afterSlash == name.startIndex ? nil : name[...]
+        }
+        return colon == name.startIndex ? nil : name[..<colon]
+    }
+
     /// The OCI image-layout grammar for `org.opencontainers.image.ref.name`: components of
     /// alphanumerics joined by one of `-._:@+` or by `--`, between single `/`.
     static func isValidStoredName(_ value: String) -> Bool {

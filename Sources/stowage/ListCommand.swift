@@ -15,8 +15,11 @@ struct ListCommand: ParsableCommand {
     @Flag(name: .long, help: "Also list unnamed referrer entries (signatures, SBOMs, attestations).")
     var all = false
 
+    @Argument(help: ArgumentHelp("List only the names in these repositories (team/app).", valueName: "REPOSITORY"))
+    var repositories: [String] = []
+
     func run() throws {
-        let summaries = try options.open().summaries(includeReferrers: all)
+        let summaries = try options.open().summaries(includeReferrers: all, repositories: repositories)
         if json {
             try Output.json(summaries)
             return

@@ -52,6 +52,23 @@ import Testing
         #expect(table[2].contains("team/app:multi") && table[2].contains("linux/arm64/v8"))
     }
 
+    @Test func listTakesRepositoriesToListOnly() throws {
+        #expect(try stowage(["import", Fixtures.path("named.tar"), Fixtures.path("multi.tar")]).status == 0)
+        #expect(try stowage(["tag", "team/app:multi", "team/other:x"]).status == 0)
+        #expect(try stowage(["tag", "team/app:multi", "host:5000/team/app:y"]).status == 0)
+        func names(_ arguments: [String]) throws -> [String?] {
+            let result = try stowage(["ls", "--json"] + arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try JSONDecoder().decode([Row].self, from: Data(result.stdout.utf8)).map(\.reference)
+        }
+        #expect(try names(["team/app"]) == ["team/app:v1.0.0", "team/app:multi"])
+        #expect(try names(["team/other", "host:5000/team/app"]) == ["team/other:x", "host:5000/team/app:y"])
+        #expect(try names(["team"]) == [], "a repository is matched whole, not as a prefix")
+        #expect(try names([]).count == 4)
+        let table = try stowage(["ls", "team/other"]).stdout.split(separator: "\n")
+        #expect(table.count == 2 && table[1].contains("linux/arm64/v8"))
+    }
+
     @Test func inspectRawPrintsTheStoredBytes() throws {
         #expect(try stowage(["import", Fixtures.path("named.tar")]).status == 0)
         let raw = try stowage(["inspect", "--raw", "team/app:v1.0.0"])

@@ -159,6 +159,16 @@ struct ReferenceTests {
 @Suite("RefName")
 struct RefNameTests {
     @Test(
+        "the repository of a stored name",
+        arguments: [
+            ("team/app:v1", "team/app"), ("host:5000/team/app:v1", "host:5000/team/app"), ("host:5000/a", "host:5000/a"),
+            ("team/app", "team/app"), ("latest", nil), ("v1.0", nil), ("app:v1", "app"),
+        ] as [(String, String?)])
+    func repository(_ name: String, _ expected: String?) {
+        #expect(RefName.repository(of: name).map(String.init) == expected)
+    }
+
+    @Test(
         "RefName(userInput:) normalises to repository:tag",
         arguments: [
             ("app", "app:latest"),
