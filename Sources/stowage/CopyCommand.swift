@@ -21,7 +21,11 @@ struct CopyCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var registry: RegistryOptionGroup
-    @OptionGroup var sides: CopySideOptions
+    @OptionGroup var sourceRegistry: CopySideOptions<CopySource>
+    @OptionGroup var destinationRegistry: CopySideOptions<CopyDestination>
+
+    @Flag(name: .long, help: "Copy every platform of an index (skopeo's --all). Stowage always does: accepted and ignored.")
+    var all = false
     @OptionGroup var referrers: ReferrerOptions
 
     @Argument(help: ArgumentHelp("Where the image is.", valueName: "SRC"))
@@ -33,8 +37,12 @@ struct CopyCommand: AsyncParsableCommand {
     func run() async throws {
         let from = try ImageLocation(parsing: source)
         let to = try ImageLocation(parsing: destination).asDestination
-        let options = try sides.apply(to: try registry.options())
-        let (image, _) = try await TransferSession.with(options: options.destination, sourceOptions: options.source, verb: "copying") { session, progress in
+        let shared = try registry.options()
+        // Without --src-* or --dest-*, one registry as both ends keeps one client.
+        let sourceOptions = sourceRegistry.isSet || destinationRegistry.isSet ? try sourceRegistry.apply(to: shared) : nil
+        let (image, _) = try await TransferSession.with(
+            options: try destinationRegistry.apply(to: shared), sourceOptions: sourceOptions, verb: "copying"
+        ) { session, progress in
             var copier = ImageCopier(session: session, progress: progress)
             copier.referrers = referrers.policy
             return try await copier.copy(from: from, to: to)

@@ -2,56 +2,53 @@ import ArgumentParser
 import StowageModel
 import StowageRegistry
 
-/// skopeo's per-side registry options of `copy`: `--src-*` apply to the source only,
-/// `--dest-*` to the destination only, each over the shared registry options.
-struct CopySideOptions: ParsableArguments {
-    @Option(name: .customLong("src-tls-verify"), help: ArgumentHelp("--tls-verify for the source only.", valueName: "BOOL"), transform: SkopeoBool.parse)
-    var sourceTLSVerify: Bool?
+/// One end of a copy, as skopeo names its options: `src` or `dest`.
+protocol CopySide {
+    /// The option prefix, `src` or `dest`.
+    static var prefix: String { get }
+    /// "source" or "destination", for help and errors.
+    static var noun: String { get }
+}
 
-    @Option(name: .customLong("dest-tls-verify"), help: ArgumentHelp("--tls-verify for the destination only.", valueName: "BOOL"), transform: SkopeoBool.parse)
-    var destinationTLSVerify: Bool?
+/// The source of a copy: `--src-*`.
+enum CopySource: CopySide {
+    static let prefix = "src"
+    static let noun = "source"
+}
 
-    @Option(name: .customLong("src-creds"), help: ArgumentHelp("Credentials for the source registry.", valueName: "USER:PASS"))
-    var sourceCreds: String?
+/// The destination of a copy: `--dest-*`.
+enum CopyDestination: CopySide {
+    static let prefix = "dest"
+    static let noun = "destination"
+}
 
-    @Option(name: .customLong("dest-creds"), help: ArgumentHelp("Credentials for the destination registry.", valueName: "USER:PASS"))
-    var destinationCreds: String?
+/// skopeo's registry options for one end of a copy, over the shared ones.
+struct CopySideOptions<Side: CopySide>: ParsableArguments {
+    @Option(
+        name: .customLong("\(Side.prefix)-tls-verify"),
+        help: ArgumentHelp("--tls-verify for the \(Side.noun) only.", valueName: "BOOL"), transform: SkopeoBool.parse)
+    var tlsVerify: Bool?
 
-    @Option(name: .customLong("src-authfile"), help: ArgumentHelp("The auth file for the source registry.", valueName: "FILE"))
-    var sourceAuthFile: String?
+    @Option(name: .customLong("\(Side.prefix)-creds"), help: ArgumentHelp("Credentials for the \(Side.noun) registry.", valueName: "USER:PASS"))
+    var creds: String?
 
-    @Option(name: .customLong("dest-authfile"), help: ArgumentHelp("The auth file for the destination registry.", valueName: "FILE"))
-    var destinationAuthFile: String?
+    @Option(name: .customLong("\(Side.prefix)-authfile"), help: ArgumentHelp("The auth file for the \(Side.noun) registry.", valueName: "FILE"))
+    var authFile: String?
 
-    @Option(name: .customLong("src-cert-dir"), help: ArgumentHelp("The --cert-dir of the source registry.", valueName: "DIR"))
-    var sourceCertDirectory: String?
+    @Option(name: .customLong("\(Side.prefix)-cert-dir"), help: ArgumentHelp("--cert-dir for the \(Side.noun) registry only.", valueName: "DIR"))
+    var certDirectory: String?
 
-    @Option(name: .customLong("dest-cert-dir"), help: ArgumentHelp("The --cert-dir of the destination registry.", valueName: "DIR"))
-    var destinationCertDirectory: String?
+    /// Whether any option of this side was given.
+    var isSet: Bool { tlsVerify != nil || creds != nil || authFile != nil || certDirectory != nil }
 
-    @Flag(name: .long, help: "Copy every platform of an index (skopeo's --all). Stowage always does: accepted and ignored.")
-    var all = false
-
-    /// The options of each side, from the shared `options`; `source` is nil when no
-    /// `--src-*` or `--dest-*` option was given, so both sides share their clients.
-    func apply(to options: RegistryOptions) throws -> (source: RegistryOptions?, destination: RegistryOptions) {
-        let source = try Self.side(
-            options, tlsVerify: sourceTLSVerify, creds: sourceCreds, authFile: sourceAuthFile, certDirectory: sourceCertDirectory, flag: "--src-creds")
-        let destination = try Self.side(
-            options, tlsVerify: destinationTLSVerify, creds: destinationCreds, authFile: destinationAuthFile,
-            certDirectory: destinationCertDirectory, flag: "--dest-creds")
-        let perSide = [sourceTLSVerify, destinationTLSVerify].contains { $0 != nil }
-            || [sourceCreds, destinationCreds, sourceAuthFile, destinationAuthFile, sourceCertDirectory, destinationCertDirectory].contains { $0 != nil }
-        return (perSide ? source : nil, destination)
-    }
-
-    private static func side(
-        _ options: RegistryOptions, tlsVerify: Bool?, creds: String?, authFile: String?, certDirectory: String?, flag: String
-    ) throws -> RegistryOptions {
+    /// `options` with this side's options over them.
+    func apply(to options: RegistryOptions) throws -> RegistryOptions {
         var options = options
         if let tlsVerify { options.tlsVerify = tlsVerify }
         if let creds {
-            do { options.credentials = try Credential(parsing: creds) } catch { throw StowageError(.usage, "\(flag) must be USERNAME:PASSWORD") }
+            do { options.credentials = try Credential(parsing: creds) } catch {
+                throw StowageError(.usage, "--\(Side.prefix)-creds must be USERNAME:PASSWORD")
+            }
         }
         if let authFile { options.authFile = authFile }
         if let certDirectory { options.certDirectory = certDirectory }

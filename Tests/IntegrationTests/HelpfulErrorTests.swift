@@ -5,14 +5,8 @@ import StowageTestSupport
 import Testing
 
 /// Mistakes a first-time user makes get one line that says what happened and what to do.
-@Suite struct HelpfulErrorTests {
+@Suite struct HelpfulErrorTests: LayoutSuite {
     let directory = TemporaryDirectory()
-    var layout: String { directory.child("layout") }
-    static let digest = "sha256:340e505f4c5372b8bd12d7c7a57b66ae41091c3751836835c14d79e90ee15e2c"
-
-    func stowage(_ arguments: [String]) throws -> CommandResult {
-        try StowageBinary.run(arguments + ["--layout", layout], environment: ["STOWAGE_RETRY_DELAY": "0.05"])
-    }
 
     /// `stowage: error: MESSAGE` and nothing else on stderr.
     func expectError(_ result: CommandResult, _ message: String, status: Int32 = 1, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -1,28 +1,19 @@
 import Foundation
 import RegistryTestSupport
+import StowageLayout
 import StowageModel
 import StowageTestSupport
 import Testing
 
 /// skopeo's spellings work as skopeo users type them: boolean option values, `--layout`
 /// before the command, short digests, several names at once, `:latest` for a bare destination.
-@Suite struct SkopeoFlagsTests {
+@Suite struct SkopeoFlagsTests: LayoutSuite {
     let directory = TemporaryDirectory()
-    var layout: String { directory.child("layout") }
-    static let digest = "sha256:340e505f4c5372b8bd12d7c7a57b66ae41091c3751836835c14d79e90ee15e2c"
 
-    func stowage(_ arguments: [String]) throws -> CommandResult {
-        try StowageBinary.run(arguments + ["--layout", layout], environment: ["STOWAGE_RETRY_DELAY": "0.05"])
-    }
-
+    /// The layout's names and their digests (`-` for the unnamed).
     func names() throws -> [String: String] {
-        let rows = try JSONDecoder().decode([ImageSummaryRow].self, from: Data(try stowage(["ls", "--json"]).stdout.utf8))
+        let rows = try JSONDecoder().decode([ImageSummary].self, from: Data(try stowage(["ls", "--json"]).stdout.utf8))
         return Dictionary(rows.map { ($0.reference ?? "-", $0.digest) }) { first, _ in first }
-    }
-
-    struct ImageSummaryRow: Decodable {
-        var reference: String?
-        var digest: String
     }
 
     /// ParseBool's spellings, and what each means; bare `--tls-verify` means true.
@@ -75,14 +66,14 @@ import Testing
 
     @Test func shortDigestsResolveInTagInspectRmAndIndex() throws {
         #expect(try stowage(["import", Fixtures.path("x86_64.tar")]).status == 0)
-        let short = String(Self.digest.prefix("sha256:".count + 12))
+        let short = String(Self.amd64Digest.prefix("sha256:".count + 12))
         let tag = try stowage(["tag", short, "team/app:amd64"])
         #expect(tag.status == 0, "\(tag.stderr)")
-        #expect(tag.stdout == "team/app:amd64 -> \(Self.digest)\n")
+        #expect(tag.stdout == "team/app:amd64 -> \(Self.amd64Digest)\n")
         let bare = try stowage(["tag", String(short.dropFirst("sha256:".count)), "team/app:bare"])
         #expect(bare.status == 0, "\(bare.stderr)")
         let inspect = try stowage(["inspect", "--raw", short])
-        let full = try stowage(["inspect", "--raw", Self.digest])
+        let full = try stowage(["inspect", "--raw", Self.amd64Digest])
         #expect(inspect.status == 0 && inspect.stdoutBytes == full.stdoutBytes)
         let index = try stowage(["index", "create", "--tag", "team/app:index", short])
         #expect(index.status == 0, "\(index.stderr)")
@@ -101,13 +92,13 @@ import Testing
 
     @Test func anAmbiguousShortDigestListsTheCandidates() throws {
         #expect(try stowage(["import", Fixtures.path("x86_64.tar")]).status == 0)
-        let hex = String(Self.digest.dropFirst(7))
+        let hex = String(Self.amd64Digest.dropFirst(7))
         let twin = String(hex.prefix(16)) + String(repeating: "0", count: 48)
         _ = FileManager.default.createFile(atPath: "\(layout)/blobs/sha256/\(twin)", contents: Data("x".utf8))
         let result = try stowage(["inspect", String(hex.prefix(12))])
         #expect(result.status == 1)
         #expect(result.stderr == "stowage: error: digest sha256:\(hex.prefix(12))… is ambiguous in layout \(layout): it starts 2 digests "
-            + "(sha256:\(twin), \(Self.digest)); give more hex digits\n")
+            + "(sha256:\(twin), \(Self.amd64Digest)); give more hex digits\n")
     }
 
     @Test func tagGivesSeveralNamesAndRmRemovesSeveralOrNone() throws {
@@ -122,7 +113,7 @@ import Testing
         #expect(Set(try names().keys).count == 4, "nothing was removed")
         let rm = try stowage(["rm", "team/app:a", "team/app:b", "other/app"])
         #expect(rm.status == 0, "\(rm.stderr)")
-        #expect(rm.stdout == "removed team/app:a (\(Self.digest))\nremoved team/app:b (\(Self.digest))\nremoved other/app:latest (\(Self.digest))\n")
+        #expect(rm.stdout == "removed team/app:a (\(Self.amd64Digest))\nremoved team/app:b (\(Self.amd64Digest))\nremoved other/app:latest (\(Self.amd64Digest))\n")
         #expect(Set(try names().keys) == ["team/app:v1.0.0"])
     }
 
@@ -131,7 +122,7 @@ import Testing
         #expect(try stowage(["import", Fixtures.path("x86_64.tar"), "--tag", "team/app:x"]).status == 0)
         let push = try stowage(["push", "--tls-verify=false", "team/app:x", "\(registry.host)/team/other"])
         #expect(push.status == 0, "\(push.stderr)")
-        #expect(push.stdout.hasPrefix("pushed \(registry.host)/team/other:latest (\(Self.digest))\n"), "\(push.stdout)")
+        #expect(push.stdout.hasPrefix("pushed \(registry.host)/team/other:latest (\(Self.amd64Digest))\n"), "\(push.stdout)")
         let copy = try StowageBinary.run(["copy", "--dest-tls-verify=false", "oci:\(layout):team/app:x", "docker://\(registry.host)/team/copied"])
         #expect(copy.status == 0, "\(copy.stderr)")
         #expect(copy.stdout.contains("docker://\(registry.host)/team/copied:latest"), "\(copy.stdout)")
