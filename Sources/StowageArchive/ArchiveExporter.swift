@@ -56,6 +56,14 @@ public struct ArchiveExporter {
         to path: String, references: [String] = [], compression: TarWriter.Compression = .none, platform: Platform? = nil,
         referrers policy: ReferrerPolicy = .all
     ) throws -> ExportReport {
+        // Said before any work, and about the directory: not about the temporary file inside it.
+        let (directory, name) = Self.split(path)
+        guard FileSystem.isDirectoryFollowingLinks(directory) else {
+            throw StowageError(
+                FileSystem.exists(directory) ? .io : .notFound,
+                FileSystem.exists(directory) ? "cannot write \(path): \(directory) is not a directory"
+                    : "cannot write \(path): directory \(directory) does not exist; create it first")
+        }
         let index = try layout.readIndex()
         let known = LayoutReferrers(index: index, blobs: layout.blobs, keepRoots: false)
         // Referrer entries travel with what they refer to, never on their own.
@@ -97,7 +105,6 @@ public struct ArchiveExporter {
         try exported.writeJSON { indexSize += Int64($0.count) }
         let layoutBytes = ImageLayoutFile.currentBytes
 
-        let (directory, name) = Self.split(path)
         let temporary = "\(directory)/.\(name).stowage-\(getpid())-\(FileSystem.randomSuffix())"
         do {
             let writer = try TarWriter(path: temporary, compression: compression)

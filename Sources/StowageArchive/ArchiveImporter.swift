@@ -63,6 +63,22 @@ public struct ArchiveImporter {
         var isReferrer: Bool { subject != nil }
     }
 
+    /// The file an ARCHIVE argument names: a path as it is, or skopeo's `oci-archive:PATH`
+    /// and `docker-archive:PATH` (the kind is read from the content either way). skopeo's
+    /// `:REF` suffix, which picks one image, is refused: an import takes every image.
+    public static func archivePath(_ argument: String) throws -> String {
+        for transport in ["oci-archive:", "docker-archive:"] where argument.hasPrefix(transport) && !FileSystem.exists(argument) {
+            let rest = String(argument.dropFirst(transport.count))
+            if !FileSystem.exists(rest), let colon = rest.firstIndex(of: ":"), FileSystem.isRegularFile(String(rest[..<colon])) {
+                throw StowageError(
+                    .usage,
+                    "'\(argument)': import reads every image of \(rest[..<colon]), so drop ':\(rest[rest.index(after: colon)...])'; to take one image, use `stowage copy \(argument) oci:LAYOUT:NAME`")
+            }
+            return rest
+        }
+        return argument
+    }
+
     /// Imports one archive. `tag` names its image and is refused for an archive
     /// that holds more than one image. With `applyNames: false` only the blobs are
     /// imported and `index.json` is left alone: the report still lists the names the

@@ -18,6 +18,11 @@ public enum ImageLocation: Sendable, Equatable, CustomStringConvertible {
             self = .registry(try RegistryReference(parsing: text))
             return
         }
+        if let registry = try? Reference(parsing: text), registry.domain != nil,
+            !["oci", "oci-archive", "docker-archive"].contains(String(text.prefix { $0 != ":" }))
+        {
+            throw StowageError(.usage, "'\(Digest.printable(text))' names no transport; for an image in a registry write docker://\(Digest.printable(text))")
+        }
         guard let colon = text.firstIndex(of: ":") else {
             throw StowageError(.usage, "'\(text)' names no transport; use oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE or docker://HOST/REPO:TAG")
         }
@@ -37,6 +42,13 @@ public enum ImageLocation: Sendable, Equatable, CustomStringConvertible {
         default:
             throw StowageError(.usage, "unknown transport '\(transport)' in '\(text)'; use oci:, oci-archive:, docker-archive: or docker://")
         }
+    }
+
+    /// This location as a destination: a registry image without tag or digest is `:latest`,
+    /// as with skopeo (a layout or archive without REF stays unnamed, as with skopeo too).
+    public var asDestination: ImageLocation {
+        guard case .registry(let reference) = self else { return self }
+        return .registry(reference.withDefaultTag)
     }
 
     public var description: String {

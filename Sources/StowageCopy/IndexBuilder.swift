@@ -279,8 +279,9 @@ public struct IndexBuilder {
     /// The images a SOURCE stands for: an archive is imported first; an image of the
     /// layout must be whole (a digest no name reaches may have lost blobs to gc).
     private func resolve(_ source: String, context: inout Context) throws -> [Descriptor] {
-        if FileSystem.isRegularFile(source) {
-            let report = try ArchiveImporter(layout: layout).importArchive(source)
+        let archive = try ArchiveImporter.archivePath(source)
+        if FileSystem.isRegularFile(archive) {
+            let report = try ArchiveImporter(layout: layout).importArchive(archive)
             context.imports.append(report)
             return try report.images.map {
                 Descriptor(mediaType: MediaType($0.mediaType), digest: try Digest($0.digest), size: $0.size)

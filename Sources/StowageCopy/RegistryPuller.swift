@@ -65,7 +65,7 @@ public struct RegistryPuller: Sendable {
         }
         let blobLock = try layout.lockBlobs(.shared, purpose: "pull \(source)")
         defer { blobLock.unlock() }
-        let client = try await session.client(for: source.host)
+        let client = try await session.client(for: source.host, side: .source)
         let fetched = try await client.fetchManifest(source.repository, reference: source.manifestReference, expected: source.digest)
         var root = Descriptor(mediaType: fetched.mediaType, digest: fetched.digest, size: Int64(fetched.bytes.count))
         var rootBytes = fetched.bytes

@@ -28,9 +28,11 @@ public struct RegistryPusher: Sendable {
     }
 
     /// Pushes `graph` to `destination`; returns false when the destination already had
-    /// that exact root under that tag (nothing was sent).
+    /// that exact root under that tag (nothing was sent). A destination with neither tag
+    /// nor digest gets the tag `latest`, as with skopeo.
     @discardableResult
     public func push(_ graph: ImageGraph, to destination: RegistryReference) async throws -> Bool {
+        let destination = destination.withDefaultTag
         let needed = try await needsPush(graph, to: destination)
         if needed {
             try await pushBlobs(graph.blobs.map { (destination, $0) })

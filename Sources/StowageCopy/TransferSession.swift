@@ -30,23 +30,39 @@ public struct TransferSummary: Sendable, Codable, Equatable {
 /// The registry clients of one command, one per host, and what they have moved,
 /// so a blob sent to one repository is mounted into the next instead of sent again.
 public actor TransferSession {
-    /// The registry options in force.
+    /// Which end of a transfer a registry is: a copy may reach its source with other
+    /// options (`--src-creds`, `--src-tls-verify`, …) than its destination.
+    public enum Side: Sendable {
+        /// Where images are read from (pull, the source of a copy).
+        case source
+        /// Where images are written to (push, sync, the destination of a copy).
+        case destination
+    }
+
+    /// The registry options in force for destinations, and for sources unless `sourceOptions` differ.
     public let options: RegistryOptions
+    /// The registry options for sources.
+    public let sourceOptions: RegistryOptions
+    private let separateSourceClients: Bool
     private var clients: [String: RegistryClient] = [:]
     private var blobHomes: [String: [Digest: String]] = [:]
     /// What moved so far.
     public private(set) var summary = TransferSummary()
 
-    /// A session with `options`.
-    public init(options: RegistryOptions) {
+    /// A session with `options`, and `sourceOptions` for sources when given.
+    public init(options: RegistryOptions, sourceOptions: RegistryOptions? = nil) {
         self.options = options
+        self.sourceOptions = sourceOptions ?? options
+        separateSourceClients = sourceOptions != nil
     }
 
-    /// The client for `host`, created on first use.
-    public func client(for host: String) throws -> RegistryClient {
-        let key = RegistryHost.canonical(host)
+    /// The client for `host` on `side`, created on first use. With separate source options,
+    /// one registry that is both source and destination gets a client for each side.
+    public func client(for host: String, side: Side = .destination) throws -> RegistryClient {
+        let source = side == .source && separateSourceClients
+        let key = (source ? "source " : "") + RegistryHost.canonical(host)
         if let client = clients[key] { return client }
-        let client = try RegistryClient(host: host, options: options)
+        let client = try RegistryClient(host: host, options: source ? sourceOptions : options)
         clients[key] = client
         return client
     }
@@ -90,12 +106,13 @@ public actor TransferSession {
         clients = [:]
     }
 
-    /// Runs `body` with a session and a progress line for `verb` ("pushing"), closes
+    /// Runs `body` with a session (`sourceOptions` for sources, when given) and a progress line for `verb` ("pushing"), closes
     /// both afterwards, and returns what `body` returned with what moved and how long it took.
     public static func with<T: Sendable>(
-        options: RegistryOptions, verb: String, _ body: (TransferSession, TransferProgress) async throws -> T
+        options: RegistryOptions, sourceOptions: RegistryOptions? = nil, verb: String,
+        _ body: (TransferSession, TransferProgress) async throws -> T
     ) async throws -> (result: T, summary: TransferSummary) {
-        let session = TransferSession(options: options)
+        let session = TransferSession(options: options, sourceOptions: sourceOptions)
         let progress = TransferProgress(verb: verb)
         let started = Date()
         defer { progress.finish() }

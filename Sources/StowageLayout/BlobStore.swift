@@ -30,6 +30,14 @@ public struct BlobStore: Sendable {
         return Int64(st.st_size)
     }
 
+    /// The stored blobs whose digest starts with `prefix` (one directory listing).
+    public func digests(matching prefix: DigestPrefix) throws -> [Digest] {
+        guard FileSystem.isDirectoryFollowingLinks(directory) else { return [] }
+        return try FileSystem.listDirectory(directory).compactMap { name in
+            name.hasPrefix(prefix.hex) ? try? Digest(hex: name) : nil
+        }
+    }
+
     /// Whether a blob is stored.
     public func contains(_ digest: Digest) throws -> Bool {
         try size(of: digest) != nil

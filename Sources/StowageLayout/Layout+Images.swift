@@ -28,63 +28,6 @@ public struct ImageSummary: Sendable, Codable, Equatable {
 }
 
 extension Layout {
-    /// Finds an image by name (as stored, or as a user writes it, `:latest` implied)
-    /// or by digest (`sha256:…`, also a child manifest that has no entry of its own).
-    public func resolve(_ query: String) throws -> Descriptor {
-        try resolve(query, in: readIndex())
-    }
-
-    /// Finds an image in a given version of `index.json` (the one read under the lock, when changing it).
-    public func resolve(_ query: String, in index: Index) throws -> Descriptor {
-        if let entry = index.entry(named: query) { return entry }
-        if let name = try? RefName(userInput: query), let entry = index.entry(named: name.value) { return entry }
-        if query.hasPrefix("sha256:") || query.contains("@") {
-            let digestText = query.split(separator: "@").last.map(String.init) ?? query
-            let digest = try Digest(digestText)
-            if let entry = index.manifests.first(where: { $0.digest == digest }) {
-                var unnamed = entry
-                unnamed.refName = nil
-                return unnamed
-            }
-            if let size = try blobs.size(of: digest) {
-                let bytes = try blobs.readDocument(digest, expectedSize: size)
-                return Descriptor(mediaType: try Self.sniffMediaType(bytes, digest: digest), digest: digest, size: size)
-            }
-            throw StowageError(.notFound, "no image with digest \(digest) in layout \(root)")
-        }
-        throw StowageError(.notFound, "no image named '\(query)' in layout \(root); `stowage ls` lists the names")
-    }
-
-    /// Gives the image `source` (a name or digest) the name `name`; the old owner of `name` loses it.
-    @discardableResult
-    public func tag(_ source: String, as name: RefName) throws -> Descriptor {
-        // A digest may name a blob no entry reaches (a gc candidate): keep gc out until it is named.
-        let blobLock = try lockBlobs(.shared, purpose: "tag \(name)")
-        defer { blobLock.unlock() }
-        return try updateIndex(purpose: "tag \(name)") { index in
-            // Resolved under the lock, so a name removed a moment ago is not revived.
-            let target = try resolve(source, in: index)
-            if !index.manifests.contains(where: { $0.digest == target.digest }) {
-                // A digest no entry reaches may have lost part of its graph to gc.
-                try requireComplete(target, label: source)
-            }
-            index.setReference(name, to: target)
-            return target
-        }
-    }
-
-    /// Removes a name. The blobs stay until garbage collection.
-    @discardableResult
-    public func removeReference(_ query: String) throws -> Descriptor {
-        try updateIndex(purpose: "rm \(query)") { index in
-            if let removed = index.removeReference(query) { return removed }
-            if let name = try? RefName(userInput: query), let removed = index.removeReference(name.value) {
-                return removed
-            }
-            throw StowageError(.notFound, "no image named '\(query)' in layout \(root); `stowage ls` lists the names")
-        }
-    }
-
     /// Every entry of `index.json`, with its platforms.
     /// Platforms that need documents read (layouts written by other tools) are looked up
     /// in parallel: on a cold cache, reading thousands of small files one by one is slow.

@@ -50,6 +50,9 @@ public final class Layout: Sendable {
     public static func open(_ root: String) throws -> Layout {
         let layout = Layout(root: root)
         guard FileSystem.isDirectoryFollowingLinks(layout.root) else {
+            if FileSystem.exists(layout.root) {
+                throw StowageError(.invalidLayout, "\(layout.root) is a file, not a layout directory; give --layout the directory of an OCI layout")
+            }
             throw StowageError(.notFound, "layout \(layout.root) does not exist")
         }
         try layout.checkLayoutFile()
@@ -67,7 +70,7 @@ public final class Layout: Sendable {
         }
         if FileSystem.exists(layout.root) {
             guard FileSystem.isDirectoryFollowingLinks(layout.root) else {
-                throw StowageError(.invalidLayout, "\(layout.root) is a file, not a layout directory")
+                throw StowageError(.invalidLayout, "\(layout.root) is a file, not a layout directory; give --layout the directory of an OCI layout")
             }
             // Another process may be creating the same layout right now: its files are not foreign.
             let own: Set<String> = [".stowage", "blobs", "index.json", "oci-layout"]

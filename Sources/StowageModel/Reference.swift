@@ -190,6 +190,7 @@ public struct RefName: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// a digest reference is refused, since a name must be movable. The result must also
     /// follow the OCI `ref.name` grammar, so that skopeo and other tools can read it.
     public init(userInput input: String) throws {
+        try Self.refuseTransport(input)
         let reference = try Reference(parsing: input).withDefaultTag
         guard reference.digest == nil else {
             throw StowageError(.invalidReference, "'\(Digest.printable(input))' names a digest; an image name needs REPOSITORY:TAG")
@@ -200,6 +201,15 @@ public struct RefName: Hashable, Sendable, Comparable, CustomStringConvertible {
                 "invalid image name '\(Digest.printable(reference.description))': skopeo cannot read it from a layout, since an org.opencontainers.image.ref.name must match \(Self.grammar)")
         }
         value = reference.description
+    }
+
+    /// Refuses `docker://HOST/REPO:TAG` where a name of the layout is expected: names in a
+    /// layout carry no transport, and the user most likely meant the name without it.
+    public static func refuseTransport(_ input: String) throws {
+        guard input.hasPrefix("docker://") else { return }
+        throw StowageError(
+            .invalidReference,
+            "'\(Digest.printable(input))' is a registry reference, but names in a layout have no transport: drop 'docker://' (pull, push and copy reach registries)")
     }
 
     public var description: String { value }

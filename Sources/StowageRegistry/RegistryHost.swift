@@ -70,6 +70,14 @@ public struct RegistryReference: Sendable, Equatable, CustomStringConvertible {
         self.digest = digest
     }
 
+    /// This reference with the tag `latest` when it names neither tag nor digest: where
+    /// skopeo and docker put an image pushed to `HOST/REPO`.
+    public var withDefaultTag: RegistryReference {
+        var copy = self
+        if copy.tag == nil && copy.digest == nil { copy.tag = "latest" }
+        return copy
+    }
+
     /// The tag or digest to ask for: the digest wins; `latest` when neither is given.
     public var manifestReference: String { digest?.string ?? tag ?? "latest" }
 

@@ -14,10 +14,18 @@ struct CopyCommand: AsyncParsableCommand {
             As in skopeo, a destination oci:DIR:REF names the image exactly REF (no :latest
             added) and nothing else, and without REF the image is added unnamed; the names
             inside a source archive only pick its image. Signatures, SBOMs and attestations of
-            the image travel with it (--no-referrers leaves them behind).
+            the image travel with it (--no-referrers leaves them behind). A docker:// DST
+            without a tag is :latest, as in skopeo. The registry options apply to both sides;
+            --src-* and --dest-* override them for one side only. Every platform of an
+            index is copied, so --all changes nothing.
             """)
 
     @OptionGroup var registry: RegistryOptionGroup
+    @OptionGroup var sourceRegistry: CopySideOptions<CopySource>
+    @OptionGroup var destinationRegistry: CopySideOptions<CopyDestination>
+
+    @Flag(name: .long, help: "Copy every platform of an index (skopeo's --all). Stowage always does: accepted and ignored.")
+    var all = false
     @OptionGroup var referrers: ReferrerOptions
 
     @Argument(help: ArgumentHelp("Where the image is.", valueName: "SRC"))
@@ -28,8 +36,13 @@ struct CopyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let from = try ImageLocation(parsing: source)
-        let to = try ImageLocation(parsing: destination)
-        let (image, _) = try await TransferSession.with(options: try registry.options(), verb: "copying") { session, progress in
+        let to = try ImageLocation(parsing: destination).asDestination
+        let shared = try registry.options()
+        // Without --src-* or --dest-*, one registry as both ends keeps one client.
+        let sourceOptions = sourceRegistry.isSet || destinationRegistry.isSet ? try sourceRegistry.apply(to: shared) : nil
+        let (image, _) = try await TransferSession.with(
+            options: try destinationRegistry.apply(to: shared), sourceOptions: sourceOptions, verb: "copying"
+        ) { session, progress in
             var copier = ImageCopier(session: session, progress: progress)
             copier.referrers = referrers.policy
             return try await copier.copy(from: from, to: to)

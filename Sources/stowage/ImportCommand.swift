@@ -25,7 +25,7 @@ struct ImportCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
-    @Argument(help: ArgumentHelp("Archives to import.", valueName: "ARCHIVE"))
+    @Argument(help: ArgumentHelp("Archives to import: FILE, oci-archive:FILE or docker-archive:FILE.", valueName: "ARCHIVE"))
     var archives: [String]
 
     func validate() throws {
@@ -41,7 +41,7 @@ struct ImportCommand: ParsableCommand {
         let importer = ArchiveImporter(layout: layout)
         var reports: [ImportReport] = []
         for archive in archives {
-            let report = try importer.importArchive(archive, tag: name, referrers: referrers.policy)
+            let report = try importer.importArchive(ArchiveImporter.archivePath(archive), tag: name, referrers: referrers.policy)
             reports.append(report)
             if !json { printReport(report) }
         }

@@ -10,9 +10,10 @@ struct PushCommand: AsyncParsableCommand {
         commandName: "push",
         abstract: "Push one image or index, with everything it reaches, to one or more destinations.",
         discussion: """
-            Each DEST is HOST[:PORT]/REPO[:TAG]. Blobs go first (skipped when present, mounted
-            when already sent to another repository of the same registry), then child manifests
-            by digest, then the image by tag. The exact stored bytes are sent.
+            Each DEST is HOST[:PORT]/REPO[:TAG], :latest when no tag is given, as in skopeo.
+            Blobs go first (skipped when present, mounted when already sent to another
+            repository of the same registry), then child manifests by digest, then the image
+            by tag. The exact stored bytes are sent.
             """)
 
     @OptionGroup var layout: LayoutOptions
@@ -43,7 +44,7 @@ struct PushCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard !destinations.isEmpty else { throw StowageError(.usage, "give at least one DEST, HOST[:PORT]/REPO[:TAG]") }
-        let targets = try destinations.map(RegistryReference.init(parsing:))
+        let targets = try destinations.map { try RegistryReference(parsing: $0).withDefaultTag }
         let store = try layout.open()
         let root = try store.resolve(reference)
         var clean = root

@@ -6,8 +6,13 @@ import StowageRegistry
 
 /// The registry options, with the names skopeo and buildah use.
 struct RegistryOptionGroup: ParsableArguments {
-    @Option(name: .customLong("tls-verify"), help: ArgumentHelp("Check certificates and require HTTPS; false also allows plain HTTP.", valueName: "BOOL"))
-    var tlsVerify = true
+    @Option(
+        name: .customLong("tls-verify"),
+        help: ArgumentHelp(
+            "Check certificates and require HTTPS; false also allows plain HTTP. As in skopeo, alone it means true, and =1/0, =t/f or =TRUE/FALSE work too (default: true).",
+            valueName: "BOOL"),
+        transform: SkopeoBool.parse)
+    var tlsVerify: Bool = true
 
     @Option(name: .customLong("cert-dir"), help: ArgumentHelp("A directory of *.crt CAs and client.cert/client.key.", valueName: "DIR"))
     var certDirectory: String?

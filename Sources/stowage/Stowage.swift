@@ -12,7 +12,8 @@ struct Stowage: AsyncParsableCommand {
         commandName: "stowage",
         abstract: "Manage OCI image layouts on shared volumes and air-gapped disks.",
         discussion: """
-            Every command works on one OCI image layout, named by --layout DIR or $STOWAGE_LAYOUT.
+            Every command works on one OCI image layout, named by --layout DIR (before or after
+            the command) or $STOWAGE_LAYOUT.
             Many stowage processes, on one machine or several sharing a volume, may change
             the same layout at once: every change to index.json is made under a lock.
             """,
@@ -31,12 +32,15 @@ struct Stowage: AsyncParsableCommand {
         // from per-thread heaps that keep the memory; a fixed threshold gives it back at once.
         fixMallocMmapThreshold(128 * 1024)
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(CommandLineArguments.prepare(Array(CommandLine.arguments.dropFirst()), root: Stowage.self))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+        } catch let error as CommandLineError {
+            Output.error(error.description)
+            Foundation.exit(ExitCode.validationFailure.rawValue)
         } catch let error as StowageError {
             Output.error(error.description)
             Foundation.exit(error.code == .usage ? 2 : 1)

@@ -1,0 +1,104 @@
+import StowageModel
+
+/// How a user's words become an image of the layout: a name as stored, a name as a
+/// user writes it (`:latest` implied), a digest, or the start of one.
+extension Layout {
+    /// Finds an image by name (as stored, or as a user writes it, `:latest` implied)
+    /// or by digest (`sha256:…`, also a child manifest that has no entry of its own).
+    /// A digest may be cut short to 12 or more hex digits, with or without `sha256:`,
+    /// when only one entry or blob of the layout starts with them.
+    public func resolve(_ query: String) throws -> Descriptor {
+        try resolve(query, in: readIndex())
+    }
+
+    /// Finds an image in a given version of `index.json` (the one read under the lock, when changing it).
+    public func resolve(_ query: String, in index: Index) throws -> Descriptor {
+        try RefName.refuseTransport(query)
+        if let entry = index.entry(named: query) { return entry }
+        if let name = try? RefName(userInput: query), let entry = index.entry(named: name.value) { return entry }
+        guard let digest = try digest(matching: query, in: index) else { throw notFound(query, in: index) }
+        if let entry = index.manifests.first(where: { $0.digest == digest }) {
+            var unnamed = entry
+            unnamed.refName = nil
+            return unnamed
+        }
+        if let size = try blobs.size(of: digest) { return try manifestDescriptor(digest, size: size) }
+        throw StowageError(.notFound, "no image with digest \(digest) in layout \(root)")
+    }
+
+    /// The digest `query` names: `sha256:<hex>`, `NAME@sha256:<hex>`, or 12 to 64 hex digits
+    /// alone; a short one must start exactly one entry's or blob's digest. Nil when `query`
+    /// is not written as a digest.
+    func digest(matching query: String, in index: Index) throws -> Digest? {
+        let text = query.lastIndex(of: "@").map { String(query[query.index(after: $0)...]) } ?? query
+        guard let prefix = try DigestPrefix(text) else {
+            // `NAME@…` can only be meant as a digest: say what is wrong with it.
+            if query.contains("@") { _ = try Digest(text) }
+            return nil
+        }
+        if let digest = prefix.digest { return digest }
+        var matches = Set(index.manifests.lazy.map(\.digest).filter(prefix.matches))
+        matches.formUnion(try blobs.digests(matching: prefix))
+        let sorted = matches.sorted()
+        guard sorted.count <= 1 else {
+            let shown = sorted.prefix(5).map(\.string).joined(separator: ", ")
+            throw StowageError(
+                .conflict,
+                "digest \(prefix) is ambiguous in layout \(root): it starts \(sorted.count) digests (\(shown)\(sorted.count > 5 ? ", …" : "")); give more hex digits")
+        }
+        guard let digest = sorted.first else {
+            throw StowageError(.notFound, "no image or blob with a digest starting \(prefix) in layout \(root); `stowage ls` lists the images")
+        }
+        return digest
+    }
+
+    /// The descriptor of a stored blob that no entry names, which must be a manifest or index.
+    /// A layer or config says what it is, rather than failing as a document that is not JSON.
+    private func manifestDescriptor(_ digest: Digest, size: Int64) throws -> Descriptor {
+        let start = try blobs.readPrefix(digest, count: 64).first { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }
+        let hint = "give an image's name or manifest digest (`stowage ls` lists them)"
+        guard start == UInt8(ascii: "{"), size <= BlobStore.maxDocumentSize else {
+            throw StowageError(.unsupported, "blob \(digest) is a layer, not a manifest or index; \(hint)")
+        }
+        let bytes = try blobs.readDocument(digest, expectedSize: size)
+        // A Docker image config has a `config` field too: only a document that parses as
+        // what its shape suggests is a manifest or index.
+        guard let mediaType = try? MediaType(ofDocument: bytes, what: "blob \(digest)"),
+            (try? ContentDocument(bytes, mediaType: mediaType, what: "blob \(digest)")) != nil
+        else {
+            throw StowageError(.unsupported, "blob \(digest) is an image config or another JSON blob, not a manifest or index; \(hint)")
+        }
+        return Descriptor(mediaType: mediaType, digest: digest, size: size)
+    }
+
+    /// "No image named …", with the names the user may have meant: the same repository
+    /// path and tag under another registry host (`docker.io/team/app:v1` for `team/app:v1`).
+    func notFound(_ query: String, in index: Index) -> StowageError {
+        let message = "no image named '\(Digest.printable(query))' in layout \(root)"
+        let similar = Self.similarNames(to: query, among: index.manifests.lazy.compactMap(\.refName))
+        if !similar.isEmpty {
+            return StowageError(.notFound, message + "; did you mean \(similar.map { "'\($0)'" }.joined(separator: " or "))?")
+        }
+        if query.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) {
+            return StowageError(.notFound, message + "; a digest needs at least \(DigestPrefix.minimumLength) hex digits")
+        }
+        return StowageError(.notFound, message + "; `stowage ls` lists the names")
+    }
+
+    /// Up to three stored names that differ from `query` only in the registry host
+    /// (or in Docker Hub's `library/`).
+    static func similarNames(to query: String, among names: some Sequence<String>) -> [String] {
+        func key(_ text: String) -> String? {
+            guard let reference = try? Reference(parsing: text).withDefaultTag, reference.digest == nil else { return nil }
+            let path = reference.path.hasPrefix("library/") ? String(reference.path.dropFirst("library/".count)) : reference.path
+            return "\(path):\(reference.tag ?? "")"
+        }
+        guard let wanted = key(query) else { return [] }
+        var found: [String] = []
+        for name in names where name != query && key(name) == wanted && !found.contains(name) {
+            found.append(name)
+            if found.count == 3 { break }
+        }
+        return found
+    }
+}
