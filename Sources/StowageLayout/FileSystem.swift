@@ -210,7 +210,7 @@ public enum FileSystem {
             throw StowageError(.unsupported, "\(what) is \(st.st_size) bytes, more than the \(maxIndexSize) Stowage reads for an index")
         }
         let reader = JSONReader(what: what) { buffer in try read(fd, into: buffer, path: path) }
-        return try Index(reading: reader, what: what)
+        return try Index(reading: reader, what: what, documentSize: Int64(st.st_size))
     }
 
     /// The first `count` bytes of a file (fewer if it is shorter).

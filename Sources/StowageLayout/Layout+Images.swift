@@ -44,19 +44,21 @@ extension Layout {
             }
         }
         let referrers = LayoutReferrers(index: index, blobs: blobs)
-        let subjectOf = Dictionary(referrers.links.map { ($0.entry, $0.subject) }, uniquingKeysWith: { first, _ in first })
+        let links = Dictionary(referrers.links.map { ($0.entry, $0.subject) }, uniquingKeysWith: { first, _ in first })
+        // Hashing a whole descriptor is not free: with no referrers, ask nothing.
+        let subjectOf: @Sendable (Descriptor) -> Digest? = { links.isEmpty ? nil : links[$0] }
         let entries = index.manifests.filter { entry in
-            includeReferrers || entry.refName != nil || subjectOf[entry] == nil
+            includeReferrers || entry.refName != nil || subjectOf(entry) == nil
         }
         // More threads than cores: the work is waiting on the disk, not computing.
         let platforms = parallelMap(entries, width: 8) { entry in
             // A signature or SBOM runs nowhere: its config's empty os/architecture is no platform.
-            subjectOf[entry] != nil ? .success([]) : Result { try self.platforms(of: entry).map(\.description) }
+            subjectOf(entry) != nil ? .success([]) : Result { try self.platforms(of: entry).map(\.description) }
         }
         return try entries.enumerated().map { position, entry in
             ImageSummary(
                 reference: entry.refName, digest: entry.digest.string, mediaType: entry.mediaType.rawValue,
-                size: entry.size, platforms: try platforms[position].get(), referrerOf: subjectOf[entry]?.string)
+                size: entry.size, platforms: try platforms[position].get(), referrerOf: subjectOf(entry)?.string)
         }
     }
 

@@ -4,8 +4,9 @@
 /// way an index becomes bytes.
 extension Index {
     /// Reads an index from `reader`, one entry at a time: memory grows with the entries
-    /// kept, never with a copy of the whole document.
-    public init(reading reader: JSONReader, what: String) throws {
+    /// kept, never with a copy of the whole document. Given the document's size,
+    /// room for the entries is made once, after the first few show how large they are.
+    public init(reading reader: JSONReader, what: String, documentSize: Int64? = nil) throws {
         var schemaVersion: Int?
         var mediaType: MediaType?
         var artifactType: String?
@@ -25,8 +26,17 @@ extension Index {
                     throw field.wrongType()
                 }
                 var position = 0
+                var scanner = DescriptorScanner()
                 try reader.readArray {
-                    manifests.append(try Descriptor(reading: reader, field: field.element(position)))
+                    if let fast = try reader.readInPlace({ scanner.scan($0) }) {
+                        manifests.append(fast)
+                    } else {
+                        manifests.append(try Descriptor(reading: reader, field: field.element(position)))
+                    }
+                    if position == 15, let documentSize, reader.bytesRead > 0 {
+                        let perEntry = Swift.max(1, reader.bytesRead / 16)
+                        manifests.reserveCapacity(Int(Swift.min(documentSize / perEntry, 4_000_000)) + 16)
+                    }
                     position += 1
                 }
             case "subject":

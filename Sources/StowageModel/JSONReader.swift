@@ -98,6 +98,9 @@ public final class JSONReader {
 
     private var offset: Int64 { consumed + Int64(start) }
 
+    /// How many bytes of the document have been read so far.
+    public var bytesRead: Int64 { offset }
+
     private func fail(_ problem: String) -> StowageError {
         StowageError(.invalidJSON, "\(what) is not valid JSON: \(problem) at byte \(offset)")
     }
@@ -162,6 +165,19 @@ public final class JSONReader {
         default:
             throw fail("unexpected character")
         }
+    }
+
+    /// Offers `body` the bytes already in the buffer from the next non-whitespace byte
+    /// on, without reading more: a fast path for a known shape. When `body` returns a
+    /// value and how many bytes it used, those bytes count as read; when it returns nil,
+    /// nothing is consumed and the general methods read the value from its first byte.
+    func readInPlace<T>(_ body: (UnsafeRawBufferPointer) -> (value: T, used: Int)?) throws -> T? {
+        try skipWhitespace()
+        guard depth < Self.maxDepth - 2,
+            let (value, used) = body(UnsafeRawBufferPointer(rebasing: buffer[start..<end]))
+        else { return nil }
+        start += used
+        return value
     }
 
     /// Whether the next value is an array (whitespace is skipped, nothing is consumed).

@@ -44,7 +44,20 @@ public struct CosignTag: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses the tag of a layout name (`team/app:sha256-<hex>.sig`, or the bare tag).
     public init?(name: String) {
+        // Most names are not cosign tags: a byte search rules them out cheaply.
+        guard Self.mayBeCosignName(name) else { return nil }
         self.init(tag: Self.tagPart(of: name))
+    }
+
+    /// Whether `name` holds `sha256-` followed, somewhere, by a `.`: every cosign tag does.
+    private static func mayBeCosignName(_ name: String) -> Bool {
+        guard name.utf8.count >= "sha256-".utf8.count + 64 + ".sig".utf8.count else { return false }
+        let pattern = Array("sha256-".utf8)
+        let bytes = Array(name.utf8)
+        for start in 0...(bytes.count - pattern.count) where bytes[start] == pattern[0] {
+            if bytes[start..<(start + pattern.count)].elementsEqual(pattern) { return bytes[start...].contains(UInt8(ascii: ".")) }
+        }
+        return false
     }
 
     /// `sha256-<hex>.sig`.

@@ -26,6 +26,8 @@ public enum UserText {
     /// and `\\`, so text from a layout (a name in `index.json`) prints on one line
     /// and cannot drive the terminal, yet nothing of it is hidden.
     public static func escaped(_ text: String) -> String {
+        // Most text (names, digests, media types) is printable ASCII: it is its own escape.
+        if text.utf8.allSatisfy({ (0x20...0x7E).contains($0) && $0 != UInt8(ascii: "\\") }) { return text }
         var out = ""
         for scalar in text.unicodeScalars {
             if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {

@@ -57,18 +57,27 @@ enum Output {
     /// Aligned columns built row by row, in two passes (widths, then lines), so a listing
     /// of a hundred thousand images never holds all its lines at once.
     static func printTable(count: Int, row: (Int) -> [String], emit: (String) -> Void = { line($0) }) {
+        // Characters on screen: for ASCII, one per byte (counting graphemes is slow).
+        func width(_ text: String) -> Int {
+            text.utf8.allSatisfy { $0 < 0x80 } ? text.utf8.count : text.count
+        }
         var widths: [Int] = []
         for i in 0..<count {
             for (column, cell) in row(i).enumerated() {
-                let width = UserText.escaped(cell).count
-                if column < widths.count { widths[column] = max(widths[column], width) } else { widths.append(width) }
+                let cellWidth = width(UserText.escaped(cell))
+                if column < widths.count { widths[column] = max(widths[column], cellWidth) } else { widths.append(cellWidth) }
             }
         }
         for i in 0..<count {
             let cells = row(i).map(UserText.escaped)
-            emit(cells.enumerated().map { column, cell in
-                column == cells.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  "))
+            var text = ""
+            for (column, cell) in cells.enumerated() {
+                text += cell
+                if column < cells.count - 1 {
+                    text += String(repeating: " ", count: max(0, widths[column] - width(cell)) + 2)
+                }
+            }
+            emit(text)
         }
     }
 }
