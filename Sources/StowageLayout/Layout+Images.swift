@@ -35,9 +35,14 @@ extension Layout {
     /// being names, are always listed. Given `repositories`, only the names in those
     /// repositories are listed (`team/app` lists `team/app:v1` and `team/app:v2`).
     public func summaries(includeReferrers: Bool = false, repositories: [String] = []) throws -> [ImageSummary] {
-        var index = try readIndex()
-        if !repositories.isEmpty {
+        var index: Index
+        if repositories.isEmpty {
+            index = try readIndex()
+        } else {
             let wanted = Set(repositories.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
+            // Only entries that mention a repository are read, when the index allows it.
+            let candidates = try locateEntries(containing: wanted.map { Array("\"\($0)".utf8) })
+            index = try candidates.map { Index(manifests: $0) } ?? readIndex()
             // Named entries only: telling their referrers apart reads no documents.
             index.manifests = index.manifests.filter { entry in
                 entry.refName.flatMap(RefName.repository(of:)).map { wanted.contains(String($0)) } ?? false

@@ -8,8 +8,40 @@ extension Layout {
     /// A digest may be cut short to 12 or more hex digits, with or without `sha256:`,
     /// when only one entry or blob of the layout starts with them.
     public func resolve(_ query: String) throws -> Descriptor {
-        try resolve(query, in: readIndex())
+        try RefName.refuseTransport(query)
+        if let entry = try quickResolve(query) { return entry }
+        return try resolve(query, in: readIndex())
     }
+
+    /// A name or full digest found by reading only the entries whose bytes mention it
+    /// (`IndexLocator`); nil when `resolve(_:in:)` must read the whole index (short
+    /// digests, misses, and anything unusual), which then decides as always.
+    private func quickResolve(_ query: String) throws -> Descriptor? {
+        let name = (try? RefName(userInput: query))?.value
+        let digest = try? Digest(query)
+        var needles = [Array("\"\(query)\"".utf8)]
+        if let name, name != query { needles.append(Array("\"\(name)\"".utf8)) }
+        if let digest { needles.append(Array(digest.hex.utf8)) }
+        guard let candidates = try locateEntries(containing: needles) else { return nil }
+        if let entry = candidates.first(where: { $0.refName == query }) { return entry }
+        if let name, let entry = candidates.first(where: { $0.refName == name }) { return entry }
+        if let digest, var entry = candidates.first(where: { $0.digest == digest }) {
+            entry.refName = nil
+            return entry
+        }
+        return nil
+    }
+
+    /// The entries of `index.json` whose bytes contain one of `needles`, or nil when the
+    /// file is too large to hold whole or not plainly an index (the caller reads it whole).
+    func locateEntries(containing needles: [[UInt8]]) throws -> [Descriptor]? {
+        guard let status = try FileSystem.status(indexPath), status.st_size <= Self.maxLocatedIndexSize else { return nil }
+        return try IndexLocator.entries(in: readIndexBytes(), what: indexPath, containing: needles)
+    }
+
+    /// The largest `index.json` read whole for a lookup: beyond it, the streaming reader's
+    /// bounded memory matters more than the speed.
+    static let maxLocatedIndexSize: Int = 64 << 20
 
     /// Finds an image in a given version of `index.json` (the one read under the lock, when changing it).
     public func resolve(_ query: String, in index: Index) throws -> Descriptor {

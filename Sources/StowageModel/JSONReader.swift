@@ -26,13 +26,16 @@ public final class JSONReader {
     private var keyLists: [[String]] = []
     /// Short strings seen before (keys, media types, platforms): one copy each, however
     /// many entries repeat them. Bounded, so unique hostile strings cannot grow it.
-    private var interned = [(hash: UInt64, bytes: [UInt8], string: String)?](repeating: nil, count: JSONReader.internCount)
+    /// Made on the first short string, sized to the document when it is small.
+    private var interned: [(hash: UInt64, bytes: [UInt8], string: String)?] = []
+    private var internSlots: Int
     private static let internLength = 48
     private static let internCount = 4096
 
     /// A reader over bytes that come from `source`, `chunkSize` at a time.
     public init(what: String, chunkSize: Int = 1 << 20, source: @escaping Source) {
         self.what = what
+        internSlots = Self.internCount
         self.source = source
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 8)
         ownsBuffer = true
@@ -49,6 +52,10 @@ public final class JSONReader {
             offset += n
             return n
         }
+        // A small document has few strings to share: a table of its size, not 4096 slots.
+        var slots = 16
+        while slots < Self.internCount, slots * 32 < bytes.count { slots *= 2 }
+        internSlots = slots
     }
 
     deinit {
@@ -334,7 +341,8 @@ public final class JSONReader {
         // FNV-1a: cheap, and good enough for a bounded cache that compares bytes anyway.
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        let slot = Int(truncatingIfNeeded: hash) & (Self.internCount - 1)
+        if interned.isEmpty { interned = Array(repeating: nil, count: internSlots) }
+        let slot = Int(truncatingIfNeeded: hash) & (internSlots - 1)
         if let entry = interned[slot], entry.hash == hash, entry.bytes.elementsEqual(utf8) { return entry.string }
         guard let string = String(validating: utf8, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
         interned[slot] = (hash, Array(utf8), string)
