@@ -18,7 +18,8 @@ import StowageModel
 public struct LayoutVerifier: Sendable {
     /// The layout directory.
     public let root: String
-    /// How many blobs are hashed at once (default: the machine's cores).
+    /// How many large blobs are hashed at once (default: the machine's cores). Small
+    /// ones, whose time goes to opening and reading them, use four times as many threads.
     public var jobs: Int
 
     private var blobs: BlobStore {
@@ -326,15 +327,21 @@ public struct LayoutVerifier: Sendable {
         var inode: UInt64
     }
 
-    /// Hashes blobs on `jobs` threads, each with its own `FileHasher`. Blobs too large
-    /// to read in one call go first, largest first, so the threads finish together;
-    /// the small rest follow in inode order, which is close to their order on disk
-    /// when the page cache is cold. Results come back sorted by digest, so reports are stable.
+    /// Hashes blobs on `4 × jobs` threads, each with its own `FileHasher`, at most `jobs`
+    /// of them on a blob too large to read in one call: those are CPU-bound, while small
+    /// blobs mostly wait for the disk when the page cache is cold. Large blobs go
+    /// first, largest first, so the threads finish together; the small rest follow in
+    /// inode order, which is close to their order on disk. Results come back sorted
+    /// by digest, so reports are stable.
     private func hashInParallel(_ work: [HashWork]) -> [HashResult] {
         let blobs = self.blobs
         let large = work.filter { $0.size > Int64(ChunkPipeline.bufferSize) }.sorted { $0.size > $1.size }
         let small = work.filter { $0.size <= Int64(ChunkPipeline.bufferSize) }.sorted { $0.inode < $1.inode }
-        return parallelMap(large + small, width: jobs, perThread: { FileHasher() }) { hasher, item in
+        let largeSlots = DispatchSemaphore(value: jobs)
+        return parallelMap(large + small, width: jobs * 4, perThread: { FileHasher() }) { hasher, item in
+            let isLarge = item.size > Int64(ChunkPipeline.bufferSize)
+            if isLarge { largeSlots.wait() }
+            defer { if isLarge { largeSlots.signal() } }
             let outcome: Result<Digest, StowageError>
             var bytes: Int64 = 0
             do {
