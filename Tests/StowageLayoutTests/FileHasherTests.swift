@@ -126,34 +126,20 @@ struct ChunkPipelineTests {
         }
     }
 
-    @Test func aConsumerErrorStopsTheProducerAndIsThrown() throws {
+    @Test("the first error of either side stops the run and is thrown", arguments: [false, true])
+    func anErrorStopsBothSides(consumerFails: Bool) throws {
         let pipeline = ChunkPipeline()
         var produced = 0
         let error = try #require(stowageError {
             try pipeline.run(
                 produce: { _ in
                     produced += 1
+                    if !consumerFails && produced == 3 { throw StowageError(.io, "read failed") }
                     return produced > 1000 ? 0 : 1
                 },
-                consume: { _ in throw StowageError(.io, "disk full") })
+                consume: { _ in if consumerFails { throw StowageError(.io, "disk full") } })
         })
-        #expect(error.message == "disk full")
-        #expect(produced < 1000, "the producer stopped early")
-    }
-
-    @Test func aProducerErrorIsThrown() throws {
-        let pipeline = ChunkPipeline()
-        var produced = 0
-        let error = try #require(stowageError {
-            try pipeline.run(
-                produce: { _ in
-                    produced += 1
-                    if produced == 3 { throw StowageError(.io, "read failed") }
-                    return 1
-                },
-                consume: { _ in })
-        })
-        #expect(error.message == "read failed")
-        #expect(produced == 3)
+        #expect(error.message == (consumerFails ? "disk full" : "read failed"))
+        #expect(consumerFails ? produced < 1000 : produced == 3, "the producer stopped early")
     }
 }
