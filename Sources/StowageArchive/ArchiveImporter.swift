@@ -45,7 +45,7 @@ public struct ImportReport: Sendable, Codable, Equatable {
 /// present, and only then are blobs linked into `blobs/` and names written to
 /// `index.json` (under the layout lock). A failure before that point leaves the
 /// layout as it was.
-public struct ArchiveImporter {
+public struct ArchiveImporter: Sendable {
     /// The layout images are imported into.
     public let layout: Layout
 
@@ -84,18 +84,63 @@ public struct ArchiveImporter {
     /// imported and `index.json` is left alone: the report still lists the names the
     /// archive gives, so that a caller (`stowage copy`) can pick an image and name it
     /// itself, while holding the blob lock to keep gc away until then.
-    @discardableResult
     ///
     /// Referrers in the archive (entries without a name whose manifest has a `subject`,
     /// cosign `sha256-<hex>.sig|.att|.sbom` tags, and the fallback-tag indexes
     /// `sha256-<hex>` that regctl writes, whose manifests become entries of their own)
     /// are kept as `policy` says.
+    @discardableResult
     public func importArchive(
         _ path: String, tag: RefName? = nil, applyNames: Bool = true, referrers policy: ReferrerPolicy = .all
     ) throws -> ImportReport {
-        // Keep gc away from blobs this import finds present and relies on.
+        // Keep gc away from blobs this import finds present and relies on, until they are named.
         let blobLock = try layout.lockBlobs(.shared, purpose: "import \(path)")
         defer { blobLock.unlock() }
+        let imported = try importBlobs(path, tag: tag, policy: policy)
+        if applyNames {
+            try layout.updateIndex(purpose: "import \(path)") { index in index.add(imported.entries) }
+        }
+        return imported.report
+    }
+
+    /// Imports several archives, `width` at a time: while one archive waits for the
+    /// disk, another is hashed. Each archive is all or nothing, as with `importArchive`,
+    /// and one failing leaves the others to finish. The names of every archive that
+    /// was imported are then written in one `index.json` edit, in the order of `paths`,
+    /// so a name two archives give ends on the later one, as with one call per
+    /// archive. Results come in the order of `paths`; an error naming the images
+    /// (the layout lock, `index.json`) is thrown, and leaves only unnamed blobs.
+    public func importArchives(
+        _ paths: [String], width: Int = 2, referrers policy: ReferrerPolicy = .all
+    ) throws -> [Result<ImportReport, StowageError>] {
+        let purpose = paths.count == 1 ? "import \(paths[0])" : "import of \(paths.count) archives"
+        let blobLock = try layout.lockBlobs(.shared, purpose: purpose)
+        defer { blobLock.unlock() }
+        let results = parallelMap(paths, width: width) { path -> Result<ImportedArchive, StowageError> in
+            do {
+                return .success(try importBlobs(path, tag: nil, policy: policy))
+            } catch let error as StowageError {
+                return .failure(error)
+            } catch {
+                return .failure(StowageError(.io, "cannot import \(path)", cause: "\(error)"))
+            }
+        }
+        let entries = results.flatMap { (try? $0.get())?.entries ?? [] }
+        if !entries.isEmpty {
+            try layout.updateIndex(purpose: purpose) { index in index.add(entries) }
+        }
+        return results.map { $0.map(\.report) }
+    }
+
+    /// An archive whose blobs are in the layout, with the index entries still to write.
+    struct ImportedArchive: Sendable {
+        var report: ImportReport
+        var entries: [(descriptor: Descriptor, names: [RefName])]
+    }
+
+    /// Reads an archive and links its blobs into the layout; the caller holds the
+    /// blob lock and writes `entries` to `index.json`.
+    private func importBlobs(_ path: String, tag: RefName?, policy: ReferrerPolicy) throws -> ImportedArchive {
         let staging = try layout.makeStagingDirectory("import")
         defer { try? FileSystem.removeTree(staging) }
 
@@ -140,6 +185,8 @@ public struct ArchiveImporter {
         for digest in needed.sorted() {
             switch scan.blobs[digest] {
             case .staged(let file, let size)?:
+                // Another import may have linked the same blob meanwhile; the link then
+                // fails with EEXIST, and the blob there is kept (and refreshed).
                 if try layout.blobs.link(file: file, as: digest) {
                     report.blobsAdded += 1
                     report.bytesAdded += size
@@ -155,18 +202,13 @@ public struct ArchiveImporter {
         }
         if report.blobsAdded > 0 { try layout.blobs.syncDirectory() }
 
-        if applyNames {
-            try layout.updateIndex(purpose: "import \(path)") { index in
-                index.add(candidates.map { ($0.descriptor, $0.names) })
-            }
-        }
         report.images = zip(candidates, platforms).map { candidate, platforms in
             ImportedImage(
                 references: candidate.names.map(\.value), digest: candidate.descriptor.digest.string,
                 mediaType: candidate.descriptor.mediaType.rawValue, size: candidate.descriptor.size,
                 platforms: candidate.isReferrer ? [] : platforms.map(\.description), referrerOf: candidate.subject?.string)
         }
-        return report
+        return ImportedArchive(report: report, entries: candidates.map { ($0.descriptor, $0.names) })
     }
 
     // MARK: - oci-archive

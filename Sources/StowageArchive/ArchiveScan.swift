@@ -42,7 +42,7 @@ struct ArchiveScan {
     var symbolicLinks: [String] = []
     var bytesSkipped: Int64 = 0
     var bytesRead: Int64 = 0
-    private let pipeline = CopyPipeline()
+    private let pipeline = ChunkPipeline()
 
     /// Reads the whole archive, staging what the layout lacks into `stagingDirectory`.
     init(archive path: String, layout: Layout, stagingDirectory: String) throws {
@@ -149,7 +149,7 @@ struct ArchiveScan {
         _ entry: ArchiveEntry, reader: ArchiveReader, buffer: UnsafeMutableRawBufferPointer, into writer: BlobWriter
     ) throws {
         // Small entries are not worth a thread hop.
-        guard entry.size > Int64(CopyPipeline.bufferSize) else {
+        guard entry.size > Int64(ChunkPipeline.bufferSize) else {
             while true {
                 let n = try reader.read(into: buffer)
                 if n == 0 { break }
@@ -157,7 +157,8 @@ struct ArchiveScan {
             }
             return
         }
-        try pipeline.copy(from: reader, into: writer)
+        // Reading the archive on this thread, hashing and writing the blob on the other.
+        try pipeline.run(produce: { try reader.read(into: $0) }, consume: { try writer.write($0) })
     }
 
     /// The digest named by a `blobs/ALG/HEX` entry path.

@@ -162,6 +162,12 @@ public enum FileSystem {
     /// Opens a file for reading that must be a regular file reached without a symlink
     /// (`O_NOFOLLOW`, and `O_NONBLOCK` so a fifo cannot block the open).
     public static func openRegularFile(_ path: String) throws -> Int32 {
+        try openRegularFileWithSize(path).fd
+    }
+
+    /// `openRegularFile`, also giving the file's size when it was opened (from the same
+    /// `fstat`, so a reader that checks it costs no extra call).
+    public static func openRegularFileWithSize(_ path: String) throws -> (fd: Int32, size: Int64) {
         let fd: Int32
         do {
             fd = try open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
@@ -175,7 +181,7 @@ public enum FileSystem {
         }
         let flags = fcntl(fd, F_GETFL)
         _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
-        return fd
+        return (fd, Int64(st.st_size))
     }
 
     /// Reads a whole small file, refusing files larger than `limit` bytes; with

@@ -204,6 +204,7 @@ public struct ContentGraph: Sendable {
         var walker = Walker(blobs: blobs, followSubjects: followSubjects)
         var graph = ContentGraph()
         if groupedByDigest { graph.grouped = [:] }
+        walker.prefetch(starts.lazy.map(\.0), graph: &graph)
         for (descriptor, label) in starts {
             var visited = Set<Digest>()
             walker.visit(
@@ -243,7 +244,7 @@ public struct ContentGraph: Sendable {
             if let known = children[descriptor.digest] {
                 references = known
             } else {
-                let parsed = cache[descriptor.digest] ?? parse(descriptor, graph: &graph)
+                let parsed = cache[descriptor.digest] ?? Self.read(descriptor, blobs: blobs).record(in: &graph)
                 cache[descriptor.digest] = parsed
                 references = parsed.map { $0.references.map { (DescriptorBox($0.descriptor), $0.role) } } ?? []
                 children[descriptor.digest] = references
@@ -268,44 +269,82 @@ public struct ContentGraph: Sendable {
             graph.documentIssues[descriptor.digest] = .unwalkable(descriptor.mediaType)
         }
 
-        /// Reads, hashes and decodes a document, recording why when it cannot.
-        func parse(_ descriptor: Descriptor, graph: inout ContentGraph) -> ContentDocument? {
+        /// Reads every document the walk will parse, level by level from `roots`, on
+        /// several threads: with the page cache cold, one document after the other
+        /// would wait for the disk each time, and a layout of tens of thousands of
+        /// images has as many manifests. What is read is recorded as the walk would
+        /// record it; the walk then finds every document in `cache`.
+        mutating func prefetch(_ roots: some Sequence<Descriptor>, graph: inout ContentGraph) {
+            var level: [Descriptor] = []
+            var queued = Set<Digest>()
+            for root in roots where ContentDocument.isDocument(root.mediaType) && queued.insert(root.digest).inserted {
+                level.append(root)
+            }
+            var depth = 0
+            while !level.isEmpty && depth <= ContentGraph.maxDepth {
+                let blobs = self.blobs
+                let results = parallelMap(level, width: Self.readers) { Self.read($0, blobs: blobs) }
+                var next: [Descriptor] = []
+                for (descriptor, result) in zip(level, results) {
+                    let parsed = result.record(in: &graph)
+                    cache[descriptor.digest] = parsed
+                    for (child, role) in parsed?.references ?? [] where role != .subject || followSubjects {
+                        if ContentDocument.isDocument(child.mediaType) && queued.insert(child.digest).inserted {
+                            next.append(child)
+                        }
+                    }
+                }
+                level = next
+                depth += 1
+            }
+        }
+
+        /// Threads reading documents: more than cores, since they mostly wait for the disk.
+        static let readers = 8
+
+        /// A document read from the layout, or why it could not be.
+        struct ReadDocument: Sendable {
+            var digest: Digest
+            var document: ContentDocument? = nil
+            var size: Int64? = nil
+            var issue: DocumentIssue? = nil
+
+            /// Records the size read and the issue found in `graph`; returns the document.
+            func record(in graph: inout ContentGraph) -> ContentDocument? {
+                if let size { graph.documentSizes[digest] = size }
+                if let issue { graph.documentIssues[digest] = issue }
+                return document
+            }
+        }
+
+        /// Reads, hashes and decodes a document, saying why when it cannot.
+        static func read(_ descriptor: Descriptor, blobs: BlobStore) -> ReadDocument {
             let digest = descriptor.digest
             let path = blobs.path(of: digest)
             let bytes: [UInt8]
             do {
-                guard let st = try FileSystem.status(path) else {
-                    graph.documentIssues[digest] = .missing
-                    return nil
-                }
-                guard (st.st_mode & S_IFMT) == S_IFREG else {
-                    graph.documentIssues[digest] = .notRegularFile
-                    return nil
-                }
+                guard let st = try FileSystem.status(path) else { return ReadDocument(digest: digest, issue: .missing) }
+                guard (st.st_mode & S_IFMT) == S_IFREG else { return ReadDocument(digest: digest, issue: .notRegularFile) }
                 guard Int64(st.st_size) <= Int64(BlobStore.maxDocumentSize) else {
-                    graph.documentIssues[digest] = .tooLarge(size: Int64(st.st_size))
-                    return nil
+                    return ReadDocument(digest: digest, issue: .tooLarge(size: Int64(st.st_size)))
                 }
                 bytes = try FileSystem.readFile(path, limit: BlobStore.maxDocumentSize, followLinks: false)
             } catch {
-                graph.documentIssues[digest] = .unreadable("\(error)")
-                return nil
+                return ReadDocument(digest: digest, issue: .unreadable("\(error)"))
             }
-            graph.documentSizes[digest] = Int64(bytes.count)
+            let size = Int64(bytes.count)
             let actual = ContentHasher.digest(of: bytes)
             guard actual == digest else {
                 // Untrusted content: its children are not followed.
-                graph.documentIssues[digest] = .corrupt(actual: actual)
-                return nil
+                return ReadDocument(digest: digest, size: size, issue: .corrupt(actual: actual))
             }
             do {
-                return try ContentDocument(bytes, mediaType: descriptor.mediaType, what: "blob \(digest)")
+                return ReadDocument(
+                    digest: digest, document: try ContentDocument(bytes, mediaType: descriptor.mediaType, what: "blob \(digest)"), size: size)
             } catch let error as StowageError {
-                graph.documentIssues[digest] = .invalid(error.message)
-                return nil
+                return ReadDocument(digest: digest, size: size, issue: .invalid(error.message))
             } catch {
-                graph.documentIssues[digest] = .invalid("\(error)")
-                return nil
+                return ReadDocument(digest: digest, size: size, issue: .invalid("\(error)"))
             }
         }
     }

@@ -13,6 +13,7 @@ struct ImportCommand: ParsableCommand {
             io.containerd.image.name or RepoTags). An image without a name is still imported
             and its digest printed, so it can be named with `stowage tag` or used by an index.
             Each archive is imported all or nothing; blobs the layout has are skipped unread.
+            Several archives are read two at a time; a failing one leaves the others imported.
             """)
 
     @OptionGroup var options: LayoutOptions
@@ -39,13 +40,16 @@ struct ImportCommand: ParsableCommand {
         let name = try tag.map { try RefName(userInput: $0) }
         let layout = try options.create()
         let importer = ArchiveImporter(layout: layout)
-        var reports: [ImportReport] = []
-        for archive in archives {
-            let report = try importer.importArchive(ArchiveImporter.archivePath(archive), tag: name, referrers: referrers.policy)
-            reports.append(report)
-            if !json { printReport(report) }
+        let paths = try archives.map { try ArchiveImporter.archivePath($0) }
+        let results: [Result<ImportReport, StowageError>]
+        if let name {
+            results = [.success(try importer.importArchive(paths[0], tag: name, referrers: referrers.policy))]
+        } else {
+            results = try importer.importArchives(paths, referrers: referrers.policy)
         }
-        if json { try Output.json(reports) }
+        let reports = results.compactMap { try? $0.get() }
+        if json { try Output.json(reports) } else { reports.forEach(printReport) }
+        for case .failure(let error) in results { throw error }
     }
 
     private func printReport(_ report: ImportReport) {

@@ -271,3 +271,69 @@ import Testing
         #expect(names.last == "team/repo1999/app:v59999")
     }
 }
+
+@Suite("import of several archives in one call")
+struct ImportManyTests {
+    let directory = TemporaryDirectory()
+
+    /// Three single-image archives sharing a base layer of 3 MiB (copied on two threads),
+    /// each with a layer of its own; the last two give the same name.
+    func threeArchives() throws -> (paths: [String], images: [TestImage]) {
+        let base = pseudoRandomBytes(3 << 20, seed: 90)
+        let images = ["amd64", "arm64", "s390x"].enumerated().map { position, architecture in
+            TestImage.make(architecture: architecture, layers: [base, pseudoRandomBytes(200_000 + position, seed: 91 + UInt64(position))])
+        }
+        let names = ["team/a:v1", "team/b:v1", "team/b:v1"]
+        var paths: [String] = []
+        for (position, image) in images.enumerated() {
+            let path = directory.child("image-\(position).tar")
+            try ArchiveBuilder.ociArchive(image, refName: names[position]).write(to: path)
+            paths.append(path)
+        }
+        return (paths, images)
+    }
+
+    func names(in path: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+    }
+
+    @Test func manyArchivesAtOnceGiveWhatOneCallEachGives() throws {
+        let (paths, images) = try threeArchives()
+        let together = try Layout.create(directory.child("together"))
+        let results = try ArchiveImporter(layout: together).importArchives(paths, width: 3)
+        let reports = try results.map { try $0.get() }
+        #expect(reports.map(\.archive) == paths)
+        #expect(reports.map { $0.images.map(\.digest) } == images.map { [$0.descriptor.digest.string] })
+
+        let oneByOne = try Layout.create(directory.child("one-by-one"))
+        for path in paths { try ArchiveImporter(layout: oneByOne).importArchive(path) }
+        #expect(try together.readIndex() == oneByOne.readIndex(), "same entries, same order; the shared name on the last archive")
+        #expect(try together.readIndex().manifests.map(\.refName) == ["team/a:v1", "team/b:v1"])
+        #expect(try names(in: together.blobs.directory) == names(in: oneByOne.blobs.directory))
+        // The shared base is in the layout once, counted added once in all.
+        let added: Int = reports.map(\.blobsAdded).reduce(0, +)
+        let skipped: Int = reports.map(\.blobsSkipped).reduce(0, +)
+        #expect(added == 10, "3 configs, 3 own layers, 3 manifests and the base")
+        #expect(skipped == 2, "the base, twice")
+        #expect(try LayoutVerifier(root: together.root).verify().clean)
+        #expect(try names(in: "\(together.root)/.stowage/tmp").isEmpty, "no staging left")
+    }
+
+    @Test func aFailingArchiveLeavesTheOthersImported() throws {
+        let (paths, _) = try threeArchives()
+        let broken = directory.child("broken.tar")
+        try Data("not an archive at all".utf8).write(to: URL(fileURLWithPath: broken))
+        let layout = try Layout.create(directory.child("layout"))
+        let results = try ArchiveImporter(layout: layout).importArchives([paths[0], broken, paths[1]])
+        #expect(results.count == 3)
+        #expect((try? results[0].get())?.archive == paths[0])
+        #expect((try? results[2].get())?.archive == paths[1])
+        guard case .failure(let error) = results[1] else {
+            Issue.record("the broken archive was imported")
+            return
+        }
+        #expect(error.message.contains("broken.tar"))
+        #expect(try layout.readIndex().manifests.compactMap(\.refName) == ["team/a:v1", "team/b:v1"])
+        #expect(try LayoutVerifier(root: layout.root).verify().clean)
+    }
+}

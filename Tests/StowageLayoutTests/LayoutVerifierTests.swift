@@ -66,6 +66,19 @@ struct LayoutVerifierTests {
         #expect(try sample.verify(fast: true).clean)
     }
 
+    @Test("a flipped byte in a blob hashed on two threads is found, wherever it is", arguments: [0, 3 << 20, (9 << 20) - 1])
+    func aFlippedByteInALargeLayerIsReported(_ offset: Int) throws {
+        let fixture = try IntegrityLayout()
+        let image = integrityImage(7, layers: 1, layerSize: 9 << 20)
+        try fixture.name(try fixture.store(image), "team/big:v1")
+        #expect(try LayoutVerifier(root: fixture.root).verify().clean)
+        let layer = image.layerDigests[0]
+        try fixture.flipByte(of: layer, at: offset)
+        let report = try LayoutVerifier(root: fixture.root).verify()
+        #expect(report.problems.map(\.kind) == [.digestMismatch], "\(report.problems)")
+        #expect(report.problems.first?.blob == layer.string)
+    }
+
     @Test func aTruncatedBlobIsASizeAndDigestProblem() throws {
         let sample = try Sample()
         let layer = sample.v1.layerDigests[0]
