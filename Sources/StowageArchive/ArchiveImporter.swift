@@ -98,7 +98,7 @@ public struct ArchiveImporter: Sendable {
         defer { blobLock.unlock() }
         let imported = try importBlobs(path, tag: tag, policy: policy)
         if applyNames {
-            try layout.updateIndex(purpose: "import \(path)") { index in index.add(imported.entries) }
+            try layout.addEntries(imported.entries, purpose: "import \(path)")
         }
         return imported.report
     }
@@ -127,7 +127,7 @@ public struct ArchiveImporter: Sendable {
         }
         let entries = results.flatMap { (try? $0.get())?.entries ?? [] }
         if !entries.isEmpty {
-            try layout.updateIndex(purpose: purpose) { index in index.add(entries) }
+            try layout.addEntries(entries, purpose: purpose)
         }
         return results.map { $0.map(\.report) }
     }

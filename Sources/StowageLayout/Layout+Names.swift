@@ -17,7 +17,7 @@ extension Layout {
         // A digest may name a blob no entry reaches (a gc candidate): keep gc out until it is named.
         let blobLock = try lockBlobs(.shared, purpose: purpose)
         defer { blobLock.unlock() }
-        return try updateIndex(purpose: purpose) { index in
+        func edit(_ index: inout Index) throws -> Descriptor {
             // Resolved under the lock, so a name removed a moment ago is not revived.
             let target = try resolve(source, in: index)
             if !index.manifests.contains(where: { $0.digest == target.digest }) {
@@ -26,6 +26,23 @@ extension Layout {
             }
             for name in names { index.setReference(name, to: target) }
             return target
+        }
+        // The entries involved: the source, the names, and every entry of the source's digest.
+        let quick = try quickUpdateIndex(
+            purpose: purpose, needles: Self.needles(for: source) + names.map { Array("\"\($0.value)\"".utf8) },
+            moreNeedles: { partial in [Array(try resolve(source, in: partial).digest.hex.utf8)] },
+            edit)
+        return try quick ?? updateIndex(purpose: purpose, edit)
+    }
+
+    /// Adds images to `index.json` in one edit, each under its names or unnamed, as
+    /// `Index.add(_:)` does (imports and pulls name what they bring this way).
+    public func addEntries(_ items: [(descriptor: Descriptor, names: [RefName])], purpose: String) throws {
+        func edit(_ index: inout Index) { index.add(items) }
+        // The entries involved: those of the names, and those of the images' digests.
+        let needles = items.flatMap { item in [Array(item.descriptor.digest.hex.utf8)] + item.names.map { Array("\"\($0.value)\"".utf8) } }
+        if try quickUpdateIndex(purpose: purpose, needles: needles, edit) == nil {
+            try updateIndex(purpose: purpose, edit)
         }
     }
 
@@ -43,9 +60,12 @@ extension Layout {
         var unique: [String] = []
         for query in queries where !unique.contains(query) { unique.append(query) }
         guard !unique.isEmpty else { throw StowageError(.usage, "give at least one name or digest to remove") }
-        return try updateIndex(purpose: "rm \(unique.joined(separator: " "))") { index in
+        let purpose = "rm \(unique.joined(separator: " "))"
+        func edit(_ index: inout Index) throws -> [Descriptor] {
             try unique.map { try removeEntry($0, from: &index) }
         }
+        let quick = try quickUpdateIndex(purpose: purpose, needles: unique.flatMap(Self.needles(for:)), edit)
+        return try quick ?? updateIndex(purpose: purpose, edit)
     }
 
     private func removeEntry(_ query: String, from index: inout Index) throws -> Descriptor {

@@ -17,12 +17,9 @@ extension Layout {
     /// (`IndexLocator`); nil when `resolve(_:in:)` must read the whole index (short
     /// digests, misses, and anything unusual), which then decides as always.
     private func quickResolve(_ query: String) throws -> Descriptor? {
+        guard let candidates = try locateEntries(containing: Self.needles(for: query)) else { return nil }
         let name = (try? RefName(userInput: query))?.value
         let digest = try? Digest(query)
-        var needles = [Array("\"\(query)\"".utf8)]
-        if let name, name != query { needles.append(Array("\"\(name)\"".utf8)) }
-        if let digest { needles.append(Array(digest.hex.utf8)) }
-        guard let candidates = try locateEntries(containing: needles) else { return nil }
         if let entry = candidates.first(where: { $0.refName == query }) { return entry }
         if let name, let entry = candidates.first(where: { $0.refName == name }) { return entry }
         if let digest, var entry = candidates.first(where: { $0.digest == digest }) {
@@ -30,6 +27,19 @@ extension Layout {
             return entry
         }
         return nil
+    }
+
+    /// What the entries that `query` may resolve to mention in their bytes: the name as
+    /// written, the name as a user means it, the digest's hex digits (whole or cut short).
+    static func needles(for query: String) -> [[UInt8]] {
+        var needles = [Array("\"\(query)\"".utf8)]
+        if let name = (try? RefName(userInput: query))?.value, name != query { needles.append(Array("\"\(name)\"".utf8)) }
+        let text = query.lastIndex(of: "@").map { String(query[query.index(after: $0)...]) } ?? query
+        let hex = text.hasPrefix("sha256:") ? String(text.dropFirst("sha256:".count)) : text
+        if hex.utf8.count >= 12, hex.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) {
+            needles.append(Array(hex.utf8))
+        }
+        return needles
     }
 
     /// The entries of `index.json` whose bytes contain one of `needles`, or nil when the

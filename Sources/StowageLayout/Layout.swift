@@ -98,7 +98,7 @@ public final class Layout: Sendable {
     /// Whether this process can change the layout.
     public var isWritable: Bool { FileSystem.isWritable(root) }
 
-    private func preparePrivateDirectory() throws {
+    func preparePrivateDirectory() throws {
         guard isWritable else {
             throw StowageError(.io, "layout \(root) is read-only; this command needs to write to it")
         }
@@ -188,6 +188,7 @@ public final class Layout: Sendable {
             throw error
         }
         try FileSystem.fsyncDirectory(root)
+        if path == indexPath { recordIndexWritten() }
     }
 
     /// A new private directory under `.stowage/tmp/` for staging an operation's files.

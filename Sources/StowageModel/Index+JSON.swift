@@ -165,23 +165,24 @@ extension Descriptor {
     /// Writes the bytes `writer.write(json)` would, without building the tree: the hot
     /// path of every `index.json` edit. Unknown fields are merged in key order.
     func write(to writer: inout JSONWriter) {
+        // By position in `knownKeys`: comparing key strings for every entry costs more than writing it.
         writer.writeObject(unknown: unknownFields, known: Self.knownKeys) { key, writer in
             switch key {
-            case "annotations":
+            case 0:
                 guard let annotations else { return false }
                 writer.writeStringMap(annotations)
-            case "artifactType":
+            case 1:
                 guard let artifactType else { return false }
                 writer.write(artifactType)
-            case "data":
+            case 2:
                 guard let data else { return false }
                 writer.write(data)
-            case "digest": writer.writeDigest(digest)
-            case "mediaType": writer.write(mediaType.rawValue)
-            case "platform":
+            case 3: writer.writeDigest(digest)
+            case 4: writer.write(mediaType.rawValue)
+            case 5:
                 guard let platform else { return false }
                 platform.write(to: &writer)
-            case "size": writer.writeInteger(size)
+            case 6: writer.writeInteger(size)
             default:
                 guard let urls else { return false }
                 writer.writeArray(urls) { url, writer in writer.write(url) }
@@ -242,12 +243,12 @@ extension Platform {
     func write(to writer: inout JSONWriter) {
         writer.writeObject(unknown: unknownFields, known: Self.knownKeys) { key, writer in
             switch key {
-            case "architecture": writer.write(architecture)
-            case "os": writer.write(os)
-            case "os.features":
+            case 0: writer.write(architecture)
+            case 1: writer.write(os)
+            case 2:
                 guard let osFeatures else { return false }
                 writer.writeArray(osFeatures) { feature, writer in writer.write(feature) }
-            case "os.version":
+            case 3:
                 guard let osVersion else { return false }
                 writer.write(osVersion)
             default:
@@ -296,10 +297,10 @@ extension JSONWriter {
     }
 
     /// Writes an object of a modelled type: `known` (sorted by `keyOrder`) are the fields
-    /// `value` writes, returning false for an absent one; `unknown` are the fields kept as
-    /// they were. Keys come out sorted, as `write(_:)` sorts them.
+    /// `value` writes, given a field's position in `known` and returning false for an absent
+    /// one; `unknown` are the fields kept as they were. Keys come out sorted, as `write(_:)` sorts them.
     mutating func writeObject(
-        unknown: [String: JSONValue], known: [String], value: (String, inout JSONWriter) -> Bool
+        unknown: [String: JSONValue], known: [String], value: (Int, inout JSONWriter) -> Bool
     ) {
         appendByte(UInt8(ascii: "{"))
         var first = true
@@ -308,11 +309,12 @@ extension JSONWriter {
             write(key)
             appendByte(UInt8(ascii: ":"))
         }
-        func knownMember(_ name: String) {
+        func knownMember(_ position: Int) {
             // The key goes first; an absent field takes it back.
+            let name = known[position]
             let mark = byteCount
             key(name)
-            if value(name, &self) {
+            if value(position, &self) {
                 first = false
             } else if let kept = unknown[name] {
                 write(kept)
@@ -325,7 +327,7 @@ extension JSONWriter {
         let extra = unknown.isEmpty ? [] : unknown.keys.filter { !known.contains($0) }.sorted(by: Self.keyOrder)
         for name in extra {
             while knownPosition < known.count, Self.keyOrder(known[knownPosition], name) {
-                knownMember(known[knownPosition])
+                knownMember(knownPosition)
                 knownPosition += 1
             }
             key(name)
@@ -333,7 +335,7 @@ extension JSONWriter {
             first = false
         }
         while knownPosition < known.count {
-            knownMember(known[knownPosition])
+            knownMember(knownPosition)
             knownPosition += 1
         }
         appendByte(UInt8(ascii: "}"))

@@ -15,19 +15,46 @@ public enum IndexLocator {
     /// The entries whose bytes contain one of `needles` (or an escape, which could hide
     /// one), parsed, in `index.json` order; nil when the caller must read the whole index.
     public static func entries(in bytes: [UInt8], what: String, containing needles: [[UInt8]]) throws -> [Descriptor]? {
-        guard let ranges = bytes.withUnsafeBytes({ entryRanges(in: $0, needles: needles) }) else { return nil }
-        return try ranges.map { item in
+        try locate(in: bytes, what: what, containing: needles)?.entries.map(\.descriptor)
+    }
+
+    /// The matching entries of an index, with where they are in its bytes.
+    public struct Located: Sendable {
+        /// An entry that mentions a needle: parsed, its bytes' range and its position in `manifests`.
+        public struct Entry: Sendable {
+            public var descriptor: Descriptor
+            public var range: Range<Int>
+            public var position: Int
+        }
+        /// The matching entries, in order.
+        public var entries: [Entry]
+        /// How many entries `manifests` has in all.
+        public var count: Int
+        /// The offset of the `]` that closes `manifests`.
+        public var end: Int
+    }
+
+    /// Like `entries(in:what:containing:)`, with the entries' places in `bytes`.
+    public static func locate(in bytes: [UInt8], what: String, containing needles: [[UInt8]]) throws -> Located? {
+        guard let found = bytes.withUnsafeBytes({ entryRanges(in: $0, needles: needles) }) else { return nil }
+        let entries = try found.ranges.map { item in
             let reader = JSONReader(what: what, bytes: Array(bytes[item.range]))
             let descriptor = try Descriptor(reading: reader, field: JSONField(what: what, path: "manifests").element(item.position))
             try reader.expectEnd()
-            return descriptor
+            return Located.Entry(descriptor: descriptor, range: item.range, position: item.position)
         }
+        return Located(entries: entries, count: found.count, end: found.end)
     }
 
-    /// The byte ranges (and positions) of the matching entries; nil to give up.
-    static func entryRanges(in bytes: UnsafeRawBufferPointer, needles: [[UInt8]]) -> [(range: Range<Int>, position: Int)]? {
+    /// The byte ranges (and positions) of the matching entries, how many entries there are
+    /// and where `manifests` ends; nil to give up.
+    static func entryRanges(
+        in bytes: UnsafeRawBufferPointer, needles: [[UInt8]]
+    ) -> (ranges: [(range: Range<Int>, position: Int)], count: Int, end: Int)? {
         var walk = Walk(bytes: bytes)
         var found: [(range: Range<Int>, position: Int)] = []
+        var count = 0
+        var end = -1
         var sawManifests = false
         var sawSchemaVersion = false
         guard walk.take(UInt8(ascii: "{")) else { return nil }
@@ -37,7 +64,10 @@ public enum IndexLocator {
                 if equal(key, "manifests") {
                     guard !sawManifests, walk.take(UInt8(ascii: "[")) else { return nil }
                     sawManifests = true
-                    if walk.take(UInt8(ascii: "]")) { continue }
+                    if walk.take(UInt8(ascii: "]")) {
+                        end = walk.position - 1
+                        continue
+                    }
                     var position = 0
                     repeat {
                         walk.skipWhitespace()
@@ -50,6 +80,8 @@ public enum IndexLocator {
                         position += 1
                     } while walk.take(UInt8(ascii: ","))
                     guard walk.take(UInt8(ascii: "]")) else { return nil }
+                    count = position
+                    end = walk.position - 1
                 } else {
                     if equal(key, "schemaVersion") {
                         guard !sawSchemaVersion else { return nil }
@@ -61,8 +93,8 @@ public enum IndexLocator {
             guard walk.take(UInt8(ascii: "}")) else { return nil }
         }
         walk.skipWhitespace()
-        guard walk.position == bytes.count, sawSchemaVersion else { return nil }
-        return found
+        guard walk.position == bytes.count, sawSchemaVersion, sawManifests else { return nil }
+        return (found, count, end)
     }
 
     private static func equal(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
@@ -158,5 +190,56 @@ public enum IndexLocator {
             } while depth > 0
             return true
         }
+    }
+}
+
+extension IndexLocator {
+    /// The bytes of the index after an edit, made by cutting and appending entries in
+    /// `bytes` instead of writing twenty thousand anew: `result` is what the edit left of
+    /// the located entries. It must keep some of them, in order, and append new entries
+    /// after them (as naming and unnaming do); nil for any other change.
+    ///
+    /// The bytes are those the writer would give only when `bytes` are the writer's own.
+    public static func splice(_ bytes: [UInt8], _ located: Located, into result: [Descriptor]) -> [UInt8]? {
+        var removed = [Bool](repeating: true, count: located.entries.count)
+        var next = 0
+        var kept = 0
+        while kept < result.count {
+            guard let match = located.entries[next...].firstIndex(where: { $0.descriptor == result[kept] }) else { break }
+            removed[match] = false
+            next = match + 1
+            kept += 1
+        }
+        let appended = result[kept...]
+        var out = bytes
+        var end = located.end
+        var remaining = located.count
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
+        // Last to first, so that each cut sees its neighbours as they end up.
+        for (entry, gone) in zip(located.entries, removed).reversed() where gone {
+            var after = entry.range.upperBound
+            while after < end, isSpace(out[after]) { after += 1 }
+            var cut = entry.range
+            if after < end, out[after] == UInt8(ascii: ",") {
+                cut = entry.range.lowerBound..<(after + 1)
+            } else {
+                var before = entry.range.lowerBound - 1
+                while before > 0, isSpace(out[before]) { before -= 1 }
+                if out[before] == UInt8(ascii: ",") { cut = before..<entry.range.upperBound }
+            }
+            out.removeSubrange(cut)
+            end -= cut.count
+            remaining -= 1
+        }
+        guard out[end] == UInt8(ascii: "]") else { return nil }
+        if !appended.isEmpty {
+            var writer = JSONWriter()
+            for (i, descriptor) in appended.enumerated() {
+                if i > 0 || remaining > 0 { writer.appendByte(UInt8(ascii: ",")) }
+                descriptor.write(to: &writer)
+            }
+            out.insert(contentsOf: writer.bytes, at: end)
+        }
+        return out
     }
 }
