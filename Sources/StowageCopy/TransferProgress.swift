@@ -63,6 +63,9 @@ public final class TransferProgress: @unchecked Sendable {
             value /= 1000
             unit += 1
         }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+        guard unit > 0 else { return "\(bytes) B" }
+        // One decimal, without Foundation's formatter: listings format thousands of sizes.
+        let tenths = Int64((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 }

@@ -48,22 +48,30 @@ extension Layout {
                 entry.refName.flatMap(RefName.repository(of:)).map { wanted.contains(String($0)) } ?? false
             }
         }
-        let referrers = LayoutReferrers(index: index, blobs: blobs)
+        let referrers = LayoutReferrers(index: index, blobs: blobs, keepRoots: false)
         let links = Dictionary(referrers.links.map { ($0.entry, $0.subject) }, uniquingKeysWith: { first, _ in first })
         // Hashing a whole descriptor is not free: with no referrers, ask nothing.
         let subjectOf: @Sendable (Descriptor) -> Digest? = { links.isEmpty ? nil : links[$0] }
         let entries = index.manifests.filter { entry in
             includeReferrers || entry.refName != nil || subjectOf(entry) == nil
         }
-        // More threads than cores: the work is waiting on the disk, not computing.
-        let platforms = parallelMap(entries, width: 8) { entry in
-            // A signature or SBOM runs nowhere: its config's empty os/architecture is no platform.
-            subjectOf(entry) != nil ? .success([]) : Result { try self.platforms(of: entry).map(\.description) }
+        // A signature or SBOM runs nowhere: its config's empty os/architecture is no platform.
+        // An entry that states its platform needs nothing read; the others are looked up
+        // on more threads than cores: that work waits on the disk, not on computing.
+        var platforms = entries.map { entry -> Result<[String], any Error>? in
+            if subjectOf(entry) != nil { return .success([]) }
+            if let platform = entry.platform, !entry.mediaType.isIndex { return .success([platform.description]) }
+            return nil
         }
+        let unknown = platforms.indices.filter { platforms[$0] == nil }
+        let looked = parallelMap(unknown.map { entries[$0] }, width: 8) { entry in
+            Result { try self.platforms(of: entry).map(\.description) }
+        }
+        for (position, result) in zip(unknown, looked) { platforms[position] = result }
         return try entries.enumerated().map { position, entry in
             ImageSummary(
                 reference: entry.refName, digest: entry.digest.string, mediaType: entry.mediaType.rawValue,
-                size: entry.size, platforms: try platforms[position].get(), referrerOf: subjectOf(entry)?.string)
+                size: entry.size, platforms: try platforms[position]!.get(), referrerOf: subjectOf(entry)?.string)
         }
     }
 

@@ -53,8 +53,18 @@ public struct LayoutVerifier: Sendable {
         let groups = graph.edgesByDigest
         let reachable = Set(groups.map(\.digest))
         let edgesOf = Dictionary(uniqueKeysWithValues: groups.map { ($0.digest, $0.edges) })
+        // The blobs the walk did not read are looked up on several threads: on a cold
+        // cache each lookup waits on the disk, and a hundred thousand in a row add up.
+        let unread = groups.map(\.digest).filter { graph.documentSizes[$0] == nil }
+        let blobs = self.blobs
+        let found = parallelMap(unread, width: 8) { digest in
+            Result { try FileSystem.status(blobs.path(of: digest)).map(BlobStatus.init) }.mapError(Self.stowageError)
+        }
+        let statusOf = Dictionary(uniqueKeysWithValues: zip(unread, found))
         for (digest, edges) in groups {
-            checkBlob(digest, edges: edges, graph: graph, hashLater: &work, problems: &blobProblems, warnings: &warnings)
+            checkBlob(
+                digest, edges: edges, graph: graph, status: statusOf[digest], hashLater: &work, problems: &blobProblems,
+                warnings: &warnings)
         }
         var bytesHashed = graph.documentSizes.values.reduce(0, +)
         if !fast {
@@ -168,8 +178,25 @@ public struct LayoutVerifier: Sendable {
 
     /// Checks one reachable blob's existence, type and size against every descriptor
     /// that points at it; queues it for hashing unless it is a document (already hashed).
+    private static func stowageError(_ error: any Error) -> StowageError {
+        error as? StowageError ?? StowageError(.io, "\(error)")
+    }
+
+    /// What verify needs of a blob file's status.
+    private struct BlobStatus: Sendable {
+        var isRegularFile: Bool
+        var size: Int64
+        var inode: UInt64
+
+        init(_ st: stat) {
+            isRegularFile = (st.st_mode & S_IFMT) == S_IFREG
+            size = Int64(st.st_size)
+            inode = UInt64(st.st_ino)
+        }
+    }
+
     private func checkBlob(
-        _ digest: Digest, edges: [ContentEdge], graph: ContentGraph,
+        _ digest: Digest, edges: [ContentEdge], graph: ContentGraph, status: Result<BlobStatus?, StowageError>?,
         hashLater: inout [HashWork], problems: inout [VerifyProblem], warnings: inout [String]
     ) {
         let path = blobs.path(of: digest)
@@ -217,10 +244,10 @@ public struct LayoutVerifier: Sendable {
         if let size = graph.documentSizes[digest] {
             actualSize = size
         } else {
-            let st: stat?
-            do {
-                st = try FileSystem.status(path)
-            } catch {
+            let st: BlobStatus?
+            switch status ?? Result(catching: { try FileSystem.status(path).map(BlobStatus.init) }).mapError(Self.stowageError) {
+            case .success(let found): st = found
+            case .failure(let error):
                 problems.append(VerifyProblem(
                     kind: .missingBlob, blob: digest.string, references: references, path: relative(path),
                     message: "\(Self.describe(edges)) cannot be read: \(error)"))
@@ -237,14 +264,14 @@ public struct LayoutVerifier: Sendable {
                     message: "\(Self.describe(edges)) is missing"))
                 return
             }
-            guard (st.st_mode & S_IFMT) == S_IFREG else {
+            guard st.isRegularFile else {
                 problems.append(VerifyProblem(
                     kind: .notRegularFile, blob: digest.string, references: references, path: relative(path),
                     message: "\(Self.describe(edges)) is not a regular file"))
                 return
             }
-            actualSize = Int64(st.st_size)
-            hashLater.append(HashWork(digest: digest, size: actualSize, inode: UInt64(st.st_ino)))
+            actualSize = st.size
+            hashLater.append(HashWork(digest: digest, size: actualSize, inode: st.inode))
         }
 
         // One problem per distinct wrong size, naming the first descriptor that declares it.

@@ -13,7 +13,7 @@ struct DescriptorScanner {
     /// A descriptor read from the start of `bytes`, and how many bytes it took;
     /// nil when the entry needs the general reader.
     mutating func scan(_ bytes: UnsafeRawBufferPointer) -> (value: Descriptor, used: Int)? {
-        var cursor = Cursor(bytes: bytes)
+        var cursor = JSONByteCursor(bytes: bytes)
         var mediaType: String?
         var digest: Digest?
         var size: Int64?
@@ -24,22 +24,22 @@ struct DescriptorScanner {
             guard let key = cursor.plainString() else { return nil }
             guard cursor.take(UInt8(ascii: ":")) else { return nil }
             switch key.count {
-            case 9 where Self.equal(key, "mediaType") && mediaType == nil:
+            case 9 where JSONByteCursor.equal(key, "mediaType") && mediaType == nil:
                 guard let value = cursor.plainString(), let string = shared(value) else { return nil }
                 mediaType = string
-            case 6 where Self.equal(key, "digest") && digest == nil:
-                guard let value = cursor.plainString(), value.count == 71, Self.equal(UnsafeRawBufferPointer(rebasing: value[..<7]), "sha256:"),
+            case 6 where JSONByteCursor.equal(key, "digest") && digest == nil:
+                guard let value = cursor.plainString(), value.count == 71, JSONByteCursor.equal(UnsafeRawBufferPointer(rebasing: value[..<7]), "sha256:"),
                     value[7...].allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
                     let parsed = try? Digest(hex: String(decoding: UnsafeRawBufferPointer(rebasing: value[7...]), as: UTF8.self))
                 else { return nil }
                 digest = parsed
-            case 4 where Self.equal(key, "size") && size == nil:
-                guard let value = cursor.count() else { return nil }
+            case 4 where JSONByteCursor.equal(key, "size") && size == nil:
+                guard let value = cursor.nonNegativeInteger() else { return nil }
                 size = value
-            case 8 where Self.equal(key, "platform") && platform == nil:
+            case 8 where JSONByteCursor.equal(key, "platform") && platform == nil:
                 guard let value = scanPlatform(&cursor) else { return nil }
                 platform = value
-            case 11 where Self.equal(key, "annotations") && annotations == nil:
+            case 11 where JSONByteCursor.equal(key, "annotations") && annotations == nil:
                 guard let value = Self.scanStringMap(&cursor) else { return nil }
                 annotations = value
             default:
@@ -51,7 +51,7 @@ struct DescriptorScanner {
         return (descriptor, cursor.position)
     }
 
-    private mutating func scanPlatform(_ cursor: inout Cursor) -> Platform? {
+    private mutating func scanPlatform(_ cursor: inout JSONByteCursor) -> Platform? {
         guard cursor.take(UInt8(ascii: "{")) else { return nil }
         var os: String?
         var architecture: String?
@@ -61,9 +61,9 @@ struct DescriptorScanner {
                 let value = shared(bytes)
             else { return nil }
             switch key.count {
-            case 2 where Self.equal(key, "os") && os == nil: os = value
-            case 12 where Self.equal(key, "architecture") && architecture == nil: architecture = value
-            case 7 where Self.equal(key, "variant") && variant == nil: variant = value
+            case 2 where JSONByteCursor.equal(key, "os") && os == nil: os = value
+            case 12 where JSONByteCursor.equal(key, "architecture") && architecture == nil: architecture = value
+            case 7 where JSONByteCursor.equal(key, "variant") && variant == nil: variant = value
             default: return nil
             }
         } while cursor.take(UInt8(ascii: ","))
@@ -71,7 +71,7 @@ struct DescriptorScanner {
         return Platform(os: os, architecture: architecture, variant: variant)
     }
 
-    private static func scanStringMap(_ cursor: inout Cursor) -> [String: String]? {
+    private static func scanStringMap(_ cursor: inout JSONByteCursor) -> [String: String]? {
         guard cursor.take(UInt8(ascii: "{")) else { return nil }
         var map: [String: String] = [:]
         if cursor.take(UInt8(ascii: "}")) { return map }
@@ -95,60 +95,22 @@ struct DescriptorScanner {
         return string
     }
 
-    private static func equal(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
-        bytes.count == literal.utf8CodeUnitCount
-            && bytes.elementsEqual(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
-    }
+}
 
-    /// A position in the bytes; every step fails (nil or false) rather than read past them.
-    private struct Cursor {
-        let bytes: UnsafeRawBufferPointer
-        var position = 0
-
-        mutating func skipWhitespace() {
-            while position < bytes.count, bytes[position] == 0x20 || bytes[position] == 0x0A || bytes[position] == 0x0D || bytes[position] == 0x09 {
-                position += 1
-            }
-        }
-
-        /// Skips JSON whitespace, then takes `byte` if it is next.
-        mutating func take(_ byte: UInt8) -> Bool {
-            skipWhitespace()
-            guard position < bytes.count, bytes[position] == byte else { return false }
+extension JSONByteCursor {
+    /// A non-negative integer in JSON's form (no leading zero, no fraction), below 10^18.
+    mutating func nonNegativeInteger() -> Int64? {
+        skipWhitespace()
+        let first = position
+        var value: Int64 = 0
+        while position < bytes.count, (0x30...0x39).contains(bytes[position]), position - first < 18 {
+            value = value * 10 + Int64(bytes[position] - 0x30)
             position += 1
-            return true
         }
-
-        /// A string with no escapes and no control characters: its bytes, quotes taken off.
-        mutating func plainString() -> UnsafeRawBufferPointer? {
-            guard take(UInt8(ascii: "\"")) else { return nil }
-            let first = position
-            while position < bytes.count {
-                let byte = bytes[position]
-                if byte == UInt8(ascii: "\"") {
-                    position += 1
-                    return UnsafeRawBufferPointer(rebasing: bytes[first..<(position - 1)])
-                }
-                if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
-                position += 1
-            }
-            return nil
-        }
-
-        /// A non-negative integer in JSON's form (no leading zero, no fraction), below 10^18.
-        mutating func count() -> Int64? {
-            skipWhitespace()
-            let first = position
-            var value: Int64 = 0
-            while position < bytes.count, (0x30...0x39).contains(bytes[position]), position - first < 18 {
-                value = value * 10 + Int64(bytes[position] - 0x30)
-                position += 1
-            }
-            let digits = position - first
-            guard digits > 0, !(digits > 1 && bytes[first] == 0x30), position < bytes.count else { return nil }
-            let next = bytes[position]
-            guard next == UInt8(ascii: ",") || next == UInt8(ascii: "}") || next == 0x20 || next == 0x0A || next == 0x0D || next == 0x09 else { return nil }
-            return value
-        }
+        let digits = position - first
+        guard digits > 0, !(digits > 1 && bytes[first] == 0x30), position < bytes.count else { return nil }
+        let next = bytes[position]
+        guard next == UInt8(ascii: ",") || next == UInt8(ascii: "}") || Self.isWhitespace(next) else { return nil }
+        return value
     }
 }

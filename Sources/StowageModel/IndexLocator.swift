@@ -51,7 +51,7 @@ public enum IndexLocator {
     static func entryRanges(
         in bytes: UnsafeRawBufferPointer, needles: [[UInt8]]
     ) -> (ranges: [(range: Range<Int>, position: Int)], count: Int, end: Int)? {
-        var walk = Walk(bytes: bytes)
+        var walk = JSONByteCursor(bytes: bytes)
         var found: [(range: Range<Int>, position: Int)] = []
         var count = 0
         var end = -1
@@ -61,7 +61,7 @@ public enum IndexLocator {
         if !walk.take(UInt8(ascii: "}")) {
             repeat {
                 guard let key = walk.plainString(), walk.take(UInt8(ascii: ":")) else { return nil }
-                if equal(key, "manifests") {
+                if JSONByteCursor.equal(key, "manifests") {
                     guard !sawManifests, walk.take(UInt8(ascii: "[")) else { return nil }
                     sawManifests = true
                     if walk.take(UInt8(ascii: "]")) {
@@ -83,7 +83,7 @@ public enum IndexLocator {
                     count = position
                     end = walk.position - 1
                 } else {
-                    if equal(key, "schemaVersion") {
+                    if JSONByteCursor.equal(key, "schemaVersion") {
                         guard !sawSchemaVersion else { return nil }
                         sawSchemaVersion = true
                     }
@@ -95,11 +95,6 @@ public enum IndexLocator {
         walk.skipWhitespace()
         guard walk.position == bytes.count, sawSchemaVersion, sawManifests else { return nil }
         return (found, count, end)
-    }
-
-    private static func equal(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
-        bytes.count == literal.utf8CodeUnitCount
-            && memcmp(bytes.baseAddress!, literal.utf8Start, bytes.count) == 0
     }
 
     private static func contains(_ haystack: UnsafeRawBufferPointer, _ byte: UInt8) -> Bool {
@@ -122,74 +117,41 @@ public enum IndexLocator {
             return false
         }
     }
+}
 
-    /// A structural walk: strings, brackets and the extent of values, nothing more.
-    private struct Walk {
-        let bytes: UnsafeRawBufferPointer
-        var position = 0
-
-        mutating func skipWhitespace() {
-            while position < bytes.count, bytes[position] == 0x20 || bytes[position] == 0x0A || bytes[position] == 0x0D || bytes[position] == 0x09 {
+extension JSONByteCursor {
+    /// Steps over one value of any kind; false when the bytes end first or make no sense.
+    mutating func skipValue() -> Bool {
+        skipWhitespace()
+        var depth = 0
+        repeat {
+            guard position < bytes.count else { return false }
+            switch bytes[position] {
+            case UInt8(ascii: "\""):
                 position += 1
-            }
-        }
-
-        mutating func take(_ byte: UInt8) -> Bool {
-            skipWhitespace()
-            guard position < bytes.count, bytes[position] == byte else { return false }
-            position += 1
-            return true
-        }
-
-        /// A key with no escapes: its bytes.
-        mutating func plainString() -> UnsafeRawBufferPointer? {
-            guard take(UInt8(ascii: "\"")) else { return nil }
-            let first = position
-            while position < bytes.count {
-                switch bytes[position] {
-                case UInt8(ascii: "\""):
-                    position += 1
-                    return UnsafeRawBufferPointer(rebasing: bytes[first..<(position - 1)])
-                case UInt8(ascii: "\\"): return nil
-                default: position += 1
+                while position < bytes.count, bytes[position] != UInt8(ascii: "\"") {
+                    position += bytes[position] == UInt8(ascii: "\\") ? 2 : 1
                 }
-            }
-            return nil
-        }
-
-        /// Steps over one value of any kind; false when the bytes end first or make no sense.
-        mutating func skipValue() -> Bool {
-            skipWhitespace()
-            var depth = 0
-            repeat {
                 guard position < bytes.count else { return false }
-                switch bytes[position] {
-                case UInt8(ascii: "\""):
-                    position += 1
-                    while position < bytes.count, bytes[position] != UInt8(ascii: "\"") {
-                        position += bytes[position] == UInt8(ascii: "\\") ? 2 : 1
-                    }
-                    guard position < bytes.count else { return false }
-                    position += 1
-                case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    depth += 1
-                    position += 1
-                case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                    guard depth > 0 else { return false }
-                    depth -= 1
-                    position += 1
-                case UInt8(ascii: ","), UInt8(ascii: ":"), 0x20, 0x0A, 0x0D, 0x09:
-                    guard depth > 0 else { return false }
-                    position += 1
-                default:
-                    // A number or literal: up to the next delimiter.
-                    let first = position
-                    while position < bytes.count, !",:{}[]\" \n\r\t".utf8.contains(bytes[position]) { position += 1 }
-                    guard position > first else { return false }
-                }
-            } while depth > 0
-            return true
-        }
+                position += 1
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                position += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                guard depth > 0 else { return false }
+                depth -= 1
+                position += 1
+            case UInt8(ascii: ","), UInt8(ascii: ":"), _ where Self.isWhitespace(bytes[position]):
+                guard depth > 0 else { return false }
+                position += 1
+            default:
+                // A number or literal: up to the next delimiter.
+                let first = position
+                while position < bytes.count, !",:{}[]\" \n\r\t".utf8.contains(bytes[position]) { position += 1 }
+                guard position > first else { return false }
+            }
+        } while depth > 0
+        return true
     }
 }
 

@@ -61,15 +61,19 @@ enum Output {
         func width(_ text: String) -> Int {
             text.utf8.allSatisfy { $0 < 0x80 } ? text.utf8.count : text.count
         }
+        // Up to 50,000 rows are kept between the passes (a row is built once); beyond,
+        // each pass builds them anew, so a huge listing never holds all its lines.
+        let kept = count <= 50_000 ? (0..<count).map { row($0).map(UserText.escaped) } : nil
+        func cells(_ i: Int) -> [String] { kept?[i] ?? row(i).map(UserText.escaped) }
         var widths: [Int] = []
         for i in 0..<count {
-            for (column, cell) in row(i).enumerated() {
-                let cellWidth = width(UserText.escaped(cell))
+            for (column, cell) in cells(i).enumerated() {
+                let cellWidth = width(cell)
                 if column < widths.count { widths[column] = max(widths[column], cellWidth) } else { widths.append(cellWidth) }
             }
         }
         for i in 0..<count {
-            let cells = row(i).map(UserText.escaped)
+            let cells = cells(i)
             var text = ""
             for (column, cell) in cells.enumerated() {
                 text += cell
