@@ -19,3 +19,12 @@ ensure_packages() {
 # What building and testing Stowage needs from Debian.
 STOWAGE_BUILD_PACKAGES=(pkg-config libarchive-dev zlib1g-dev libssl-dev)
 STOWAGE_TEST_PACKAGES=(skopeo umoci buildah zstd ca-certificates docker-registry apache2-utils openssl curl)
+
+# The release build that scripts/install installs and scripts/bench measures: the Swift
+# runtime linked in (--static-swift-stdlib), so the binary runs where no Swift toolchain is.
+STOWAGE_RELEASE_BUILD=(swift build -c release --static-swift-stdlib --scratch-path .build-static --product stowage)
+
+# Prints the path of the release binary STOWAGE_RELEASE_BUILD makes.
+release_binary() {
+    echo "$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/stowage"
+}
