@@ -9,6 +9,34 @@ enum Output {
         print(text)
     }
 
+    /// Lines to stdout, written 64 KiB at a time: a listing of twenty thousand lines
+    /// costs a few writes, not one locked `print` per line.
+    struct BufferedLines {
+        private var bytes: [UInt8] = []
+
+        mutating func append(_ line: String) {
+            var line = line
+            line.withUTF8 { bytes.append(contentsOf: $0) }
+            bytes.append(0x0A)
+            if bytes.count >= 1 << 16 { flush() }
+        }
+
+        mutating func flush() {
+            guard !bytes.isEmpty else { return }
+            fflush(nil)   // what `print` has buffered goes first
+            bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let n = write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { break }   // a closed pipe: the reader is gone
+                    offset += n
+                }
+            }
+            bytes.removeAll(keepingCapacity: true)
+        }
+    }
+
     /// Prints `value` as indented JSON to stdout.
     static func json<T: Encodable>(_ value: T) throws {
         print(try JSONCoding.encodePretty(value))
@@ -56,7 +84,14 @@ enum Output {
 
     /// Aligned columns built row by row, in two passes (widths, then lines), so a listing
     /// of a hundred thousand images never holds all its lines at once.
-    static func printTable(count: Int, row: (Int) -> [String], emit: (String) -> Void = { line($0) }) {
+    static func printTable(count: Int, row: (Int) -> [String]) {
+        var out = BufferedLines()
+        printTable(count: count, row: row) { out.append($0) }
+        out.flush()
+    }
+
+    /// `printTable`, each line handed to `emit`.
+    static func printTable(count: Int, row: (Int) -> [String], emit: (String) -> Void) {
         // Characters on screen: for ASCII, one per byte (counting graphemes is slow).
         func width(_ text: String) -> Int {
             text.utf8.allSatisfy { $0 < 0x80 } ? text.utf8.count : text.count
