@@ -15,13 +15,26 @@ struct ListCommand: ParsableCommand {
     @Flag(name: .long, help: "Also list unnamed referrer entries (signatures, SBOMs, attestations).")
     var all = false
 
+    @Flag(name: [.customShort("q"), .long], help: "Print only the references, one a line (the digest of an unnamed image).")
+    var quiet = false
+
     @Argument(help: ArgumentHelp("List only the names in these repositories (team/app).", valueName: "REPOSITORY"))
     var repositories: [String] = []
+
+    func validate() throws {
+        if json && quiet { throw ValidationError("--json and --quiet cannot be combined") }
+    }
 
     func run() throws {
         let summaries = try options.open().summaries(includeReferrers: all, repositories: repositories)
         if json {
             try Output.json(summaries)
+            return
+        }
+        if quiet {
+            var out = Output.BufferedLines()
+            for summary in summaries { out.append(UserText.escaped(summary.reference ?? summary.digest)) }
+            out.flush()
             return
         }
         Output.printTable(count: summaries.count + 1) { i in

@@ -69,6 +69,24 @@ import Testing
         #expect(table.count == 2 && table[1].contains("linux/arm64/v8"))
     }
 
+    @Test func listQuietPrintsOnlyReferences() throws {
+        #expect(try stowage(["import", Fixtures.path("named.tar"), Fixtures.path("multi.tar")]).status == 0)
+        #expect(try stowage(["rm", "team/app:v1.0.0"]).status == 0)
+        #expect(try stowage(["tag", "team/app:multi", "team/other:x"]).status == 0)
+        let quiet = try stowage(["ls", "-q"])
+        #expect(quiet.status == 0)
+        #expect(quiet.stdout == "team/app:multi\nteam/other:x\n")
+        #expect(try stowage(["ls", "--quiet", "team/other"]).stdout == "team/other:x\n")
+        // An unnamed image is listed by its digest.
+        let digest = "sha256:340e505f4c5372b8bd12d7c7a57b66ae41091c3751836835c14d79e90ee15e2c"
+        try Layout.open(layout).updateIndex(purpose: "test") { index in
+            index.addUnnamed(Descriptor(mediaType: .ociManifest, digest: try Digest(digest), size: 753))
+        }
+        #expect(try stowage(["ls", "-q"]).stdout == "team/app:multi\nteam/other:x\n\(digest)\n")
+        let both = try stowage(["ls", "-q", "--json"])
+        #expect(both.status != 0 && both.stderr.contains("--json and --quiet cannot be combined"))
+    }
+
     @Test func inspectRawPrintsTheStoredBytes() throws {
         #expect(try stowage(["import", Fixtures.path("named.tar")]).status == 0)
         let raw = try stowage(["inspect", "--raw", "team/app:v1.0.0"])
