@@ -60,7 +60,7 @@ extension Layout {
         // on more threads than cores: that work waits on the disk, not on computing.
         var platforms = entries.map { entry -> Result<[String], any Error>? in
             if subjectOf(entry) != nil { return .success([]) }
-            if let platform = entry.platform, !entry.mediaType.isIndex { return .success([platform.description]) }
+            if let platform = Self.statedPlatform(of: entry) { return .success([platform.description]) }
             return nil
         }
         let unknown = platforms.indices.filter { platforms[$0] == nil }
@@ -81,6 +81,12 @@ extension Layout {
         try Self.platforms(of: descriptor) { digest, size in try blobs.readDocument(digest, expectedSize: size) }
     }
 
+    /// The platform a descriptor states for itself, which needs nothing read: an index's
+    /// platforms are those of its entries.
+    static func statedPlatform(of descriptor: Descriptor) -> Platform? {
+        descriptor.mediaType.isIndex ? nil : descriptor.platform
+    }
+
     /// The platforms of `descriptor`, reading documents with `read` (digest, declared size):
     /// from the layout, or from an archive being imported before any blob is linked.
     public static func platforms(
@@ -97,7 +103,7 @@ extension Layout {
                 return try platforms(of: child, depth: depth + 1, read: read)
             }
         }
-        if let platform = descriptor.platform { return [platform] }
+        if let platform = statedPlatform(of: descriptor) { return [platform] }
         guard descriptor.mediaType.isManifest else { return [] }
         let bytes = try read(descriptor.digest, descriptor.size)
         guard case .manifest(let manifest) = try ContentDocument(bytes, mediaType: descriptor.mediaType, what: "manifest \(descriptor.digest)"),

@@ -13,20 +13,13 @@ extension Layout {
         return try resolve(query, in: readIndex())
     }
 
-    /// A name or full digest found by reading only the entries whose bytes mention it
-    /// (`IndexLocator`); nil when `resolve(_:in:)` must read the whole index (short
-    /// digests, misses, and anything unusual), which then decides as always.
+    /// `resolve(_:in:)` on only the entries whose bytes mention what `query` may name
+    /// (`IndexLocator`): they are all the entries the answer can come from. Nil when the
+    /// whole index must be read: a miss (whose error lists names from all of it), and
+    /// anything unusual.
     private func quickResolve(_ query: String) throws -> Descriptor? {
         guard let candidates = try locateEntries(containing: Self.needles(for: query)) else { return nil }
-        let name = (try? RefName(userInput: query))?.value
-        let digest = try? Digest(query)
-        if let entry = candidates.first(where: { $0.refName == query }) { return entry }
-        if let name, let entry = candidates.first(where: { $0.refName == name }) { return entry }
-        if let digest, var entry = candidates.first(where: { $0.digest == digest }) {
-            entry.refName = nil
-            return entry
-        }
-        return nil
+        return try? resolve(query, in: Index(manifests: candidates))
     }
 
     /// What the entries that `query` may resolve to mention in their bytes: the name as
@@ -34,12 +27,13 @@ extension Layout {
     static func needles(for query: String) -> [[UInt8]] {
         var needles = [Array("\"\(query)\"".utf8)]
         if let name = (try? RefName(userInput: query))?.value, name != query { needles.append(Array("\"\(name)\"".utf8)) }
-        let text = query.lastIndex(of: "@").map { String(query[query.index(after: $0)...]) } ?? query
-        let hex = text.hasPrefix("sha256:") ? String(text.dropFirst("sha256:".count)) : text
-        if hex.utf8.count >= 12, hex.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) {
-            needles.append(Array(hex.utf8))
-        }
+        if let prefix = (try? DigestPrefix(digestText(of: query))) ?? nil { needles.append(Array(prefix.hex.utf8)) }
         return needles
+    }
+
+    /// The part of `query` that can be a digest: after `@` (`NAME@sha256:…`), or all of it.
+    static func digestText(of query: String) -> String {
+        query.lastIndex(of: "@").map { String(query[query.index(after: $0)...]) } ?? query
     }
 
     /// The entries of `index.json` whose bytes contain one of `needles`, or nil when the
@@ -72,7 +66,7 @@ extension Layout {
     /// alone; a short one must start exactly one entry's or blob's digest. Nil when `query`
     /// is not written as a digest.
     func digest(matching query: String, in index: Index) throws -> Digest? {
-        let text = query.lastIndex(of: "@").map { String(query[query.index(after: $0)...]) } ?? query
+        let text = Self.digestText(of: query)
         guard let prefix = try DigestPrefix(text) else {
             // `NAME@…` can only be meant as a digest: say what is wrong with it.
             if query.contains("@") { _ = try Digest(text) }

@@ -57,9 +57,7 @@ public struct LayoutVerifier: Sendable {
         // cache each lookup waits on the disk, and a hundred thousand in a row add up.
         let unread = groups.map(\.digest).filter { graph.documentSizes[$0] == nil }
         let blobs = self.blobs
-        let found = parallelMap(unread, width: 8) { digest in
-            Result { try FileSystem.status(blobs.path(of: digest)).map(BlobStatus.init) }.mapError(Self.stowageError)
-        }
+        let found = parallelMap(unread, width: 8) { digest in BlobStatus.lookUp(blobs.path(of: digest)) }
         let statusOf = Dictionary(uniqueKeysWithValues: zip(unread, found))
         for (digest, edges) in groups {
             checkBlob(
@@ -178,10 +176,6 @@ public struct LayoutVerifier: Sendable {
 
     /// Checks one reachable blob's existence, type and size against every descriptor
     /// that points at it; queues it for hashing unless it is a document (already hashed).
-    private static func stowageError(_ error: any Error) -> StowageError {
-        error as? StowageError ?? StowageError(.io, "\(error)")
-    }
-
     /// What verify needs of a blob file's status.
     private struct BlobStatus: Sendable {
         var isRegularFile: Bool
@@ -192,6 +186,12 @@ public struct LayoutVerifier: Sendable {
             isRegularFile = (st.st_mode & S_IFMT) == S_IFREG
             size = Int64(st.st_size)
             inode = UInt64(st.st_ino)
+        }
+
+        /// The status of the file at `path` (nil when there is none), or why it cannot be had.
+        static func lookUp(_ path: String) -> Result<BlobStatus?, StowageError> {
+            Result { try FileSystem.status(path).map(BlobStatus.init) }
+                .mapError { $0 as? StowageError ?? StowageError(.io, "\($0)") }
         }
     }
 
@@ -245,7 +245,7 @@ public struct LayoutVerifier: Sendable {
             actualSize = size
         } else {
             let st: BlobStatus?
-            switch status ?? Result(catching: { try FileSystem.status(path).map(BlobStatus.init) }).mapError(Self.stowageError) {
+            switch status ?? BlobStatus.lookUp(path) {
             case .success(let found): st = found
             case .failure(let error):
                 problems.append(VerifyProblem(

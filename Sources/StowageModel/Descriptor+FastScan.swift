@@ -6,13 +6,14 @@
 /// reader, which reads the entry again from its first byte and reports what is wrong:
 /// this scanner decides only whether it can go fast, never whether input is valid.
 struct DescriptorScanner {
-    /// The last short strings seen (media types, operating systems, architectures):
-    /// entries repeat them, so one copy serves them all.
-    private var recent: [(bytes: [UInt8], string: String)] = []
+    /// Makes the strings that entries repeat (media types, operating systems,
+    /// architectures); nil for invalid UTF-8. `JSONReader.internedString` keeps one copy
+    /// of each for the whole document.
+    var shared: (UnsafeRawBufferPointer) -> String? = { String(validating: $0, as: UTF8.self) }
 
     /// A descriptor read from the start of `bytes`, and how many bytes it took;
     /// nil when the entry needs the general reader.
-    mutating func scan(_ bytes: UnsafeRawBufferPointer) -> (value: Descriptor, used: Int)? {
+    func scan(_ bytes: UnsafeRawBufferPointer) -> (value: Descriptor, used: Int)? {
         var cursor = JSONByteCursor(bytes: bytes)
         var mediaType: String?
         var digest: Digest?
@@ -51,7 +52,7 @@ struct DescriptorScanner {
         return (descriptor, cursor.position)
     }
 
-    private mutating func scanPlatform(_ cursor: inout JSONByteCursor) -> Platform? {
+    private func scanPlatform(_ cursor: inout JSONByteCursor) -> Platform? {
         guard cursor.take(UInt8(ascii: "{")) else { return nil }
         var os: String?
         var architecture: String?
@@ -83,18 +84,6 @@ struct DescriptorScanner {
         } while cursor.take(UInt8(ascii: ","))
         return cursor.take(UInt8(ascii: "}")) ? map : nil
     }
-
-    /// One copy of a short string that entries repeat; nil for invalid UTF-8.
-    private mutating func shared(_ bytes: UnsafeRawBufferPointer) -> String? {
-        if let known = recent.first(where: { $0.bytes.elementsEqual(bytes) }) { return known.string }
-        guard let string = String(validating: bytes, as: UTF8.self) else { return nil }
-        if bytes.count <= 64 {
-            if recent.count == 16 { recent.removeFirst() }
-            recent.append((Array(bytes), string))
-        }
-        return string
-    }
-
 }
 
 extension JSONByteCursor {

@@ -26,7 +26,7 @@ extension Index {
                     throw field.wrongType()
                 }
                 var position = 0
-                var scanner = DescriptorScanner()
+                let scanner = DescriptorScanner(shared: reader.internedString)
                 try reader.readArray {
                     if let fast = try reader.readInPlace({ scanner.scan($0) }) {
                         manifests.append(fast)

@@ -332,6 +332,12 @@ public final class JSONReader {
         return i
     }
 
+    /// A string from UTF-8 bytes found by a fast path, shared as `readString` shares
+    /// short strings; nil for invalid UTF-8.
+    func internedString(_ utf8: UnsafeRawBufferPointer) -> String? {
+        try? makeString(utf8)
+    }
+
     /// A string from validated UTF-8, one copy per short string seen before.
     private func makeString(_ utf8: UnsafeRawBufferPointer) throws -> String {
         guard utf8.count <= Self.internLength else {

@@ -44,7 +44,7 @@ struct DescriptorScannerTests {
     ]
 
     func scan(_ text: String) -> (value: Descriptor, used: Int)? {
-        var scanner = DescriptorScanner()
+        let scanner = DescriptorScanner()
         return Array(text.utf8).withUnsafeBytes { scanner.scan($0) }
     }
 
@@ -63,7 +63,7 @@ struct DescriptorScannerTests {
         for entry in Self.fast {
             let bytes = Array(entry.utf8)
             for length in 0..<bytes.count {
-                var scanner = DescriptorScanner()
+                let scanner = DescriptorScanner()
                 #expect(bytes[..<length].withUnsafeBytes { scanner.scan($0) } == nil, "\(length) bytes of \(entry)")
             }
         }
@@ -73,7 +73,7 @@ struct DescriptorScannerTests {
     func invalidUTF8() throws {
         for bad in [[0xC3, 0x28], [0xFF], [0xED, 0xA0, 0x80]] as [[UInt8]] {
             let entry = Array(#"{"digest":"\#(Self.digest)","mediaType":"m"#.utf8) + bad + Array(#"","size":1}"#.utf8)
-            var scanner = DescriptorScanner()
+            let scanner = DescriptorScanner()
             #expect(entry.withUnsafeBytes { scanner.scan($0) } == nil)
             let error = try #require(throws: StowageError.self) {
                 try Index.parse(Array(#"{"schemaVersion":2,"manifests":["#.utf8) + entry + Array("]}".utf8), what: "i")
