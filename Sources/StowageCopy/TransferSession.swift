@@ -22,6 +22,8 @@ public struct TransferSummary: Sendable, Codable, Equatable {
     public var referrers = 0
     /// Requests made to discover referrers (Referrers API pages, fallback and cosign tag HEADs).
     public var referrerRequests = 0
+    /// Every HTTP request sent: pings, tokens, manifests, blobs and retries.
+    public var requests = 0
 
     /// An empty summary.
     public init() {}
@@ -44,25 +46,32 @@ public actor TransferSession {
     /// The registry options for sources.
     public let sourceOptions: RegistryOptions
     private let separateSourceClients: Bool
+    /// Options for particular hosts (an image set's registries), by canonical host; they
+    /// win over `options` and `sourceOptions` for that host on either side.
+    private let hostOptions: [String: RegistryOptions]
     private var clients: [String: RegistryClient] = [:]
     private var blobHomes: [String: [Digest: String]] = [:]
     /// What moved so far.
     public private(set) var summary = TransferSummary()
 
-    /// A session with `options`, and `sourceOptions` for sources when given.
-    public init(options: RegistryOptions, sourceOptions: RegistryOptions? = nil) {
+    /// A session with `options`, `sourceOptions` for sources when given, and `hostOptions`
+    /// for the hosts they name (`HOST[:PORT]` as written).
+    public init(options: RegistryOptions, sourceOptions: RegistryOptions? = nil, hostOptions: [String: RegistryOptions] = [:]) {
         self.options = options
         self.sourceOptions = sourceOptions ?? options
         separateSourceClients = sourceOptions != nil
+        self.hostOptions = Dictionary(hostOptions.map { (RegistryHost.canonical($0.key), $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The client for `host` on `side`, created on first use. With separate source options,
     /// one registry that is both source and destination gets a client for each side.
     public func client(for host: String, side: Side = .destination) throws -> RegistryClient {
-        let source = side == .source && separateSourceClients
-        let key = (source ? "source " : "") + RegistryHost.canonical(host)
+        let canonical = RegistryHost.canonical(host)
+        let special = hostOptions[canonical]
+        let source = side == .source && separateSourceClients && special == nil
+        let key = (source ? "source " : "") + canonical
         if let client = clients[key] { return client }
-        let client = try RegistryClient(host: host, options: source ? sourceOptions : options)
+        let client = try RegistryClient(host: host, options: special ?? (source ? sourceOptions : options))
         clients[key] = client
         return client
     }
@@ -100,6 +109,13 @@ public actor TransferSession {
     func recordDiscovery(requests: Int) { summary.referrerRequests += requests }
     func recordReferrer() { summary.referrers += 1 }
 
+    /// The HTTP requests sent so far by every client of the session.
+    public func requestCount() async -> Int {
+        var total = 0
+        for client in clients.values { total += await client.requestCount }
+        return total
+    }
+
     /// Closes every client.
     public func close() async {
         for client in clients.values { try? await client.shutdown() }
@@ -109,16 +125,17 @@ public actor TransferSession {
     /// Runs `body` with a session (`sourceOptions` for sources, when given) and a progress line for `verb` ("pushing"), closes
     /// both afterwards, and returns what `body` returned with what moved and how long it took.
     public static func with<T: Sendable>(
-        options: RegistryOptions, sourceOptions: RegistryOptions? = nil, verb: String,
+        options: RegistryOptions, sourceOptions: RegistryOptions? = nil, hostOptions: [String: RegistryOptions] = [:], verb: String,
         _ body: (TransferSession, TransferProgress) async throws -> T
     ) async throws -> (result: T, summary: TransferSummary) {
-        let session = TransferSession(options: options, sourceOptions: sourceOptions)
+        let session = TransferSession(options: options, sourceOptions: sourceOptions, hostOptions: hostOptions)
         let progress = TransferProgress(verb: verb)
         let started = Date()
         defer { progress.finish() }
         do {
             let result = try await body(session, progress)
             var summary = await session.summary
+            summary.requests = await session.requestCount()
             summary.seconds = Date().timeIntervalSince(started)
             await session.close()
             return (result, summary)

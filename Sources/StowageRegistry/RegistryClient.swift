@@ -95,6 +95,11 @@ public final class RegistryClient: Sendable {
         get async { await tokens.fetches }
     }
 
+    /// How many HTTP requests this client sent: pings, token fetches and retries included.
+    public var requestCount: Int {
+        get async { await state.requests }
+    }
+
     // MARK: - Connecting
 
     /// The scheme and auth challenge, learnt once from `GET /v2/`.
@@ -103,7 +108,9 @@ public final class RegistryClient: Sendable {
         var challenge: AuthChallenge?
         var credentials: [String: Credential?] = [:]
         var pushTargets: Set<String> = []
+        var requests = 0
 
+        func countRequest() { requests += 1 }
         func addPushTarget(_ repository: String) { pushTargets.insert(repository) }
 
         /// Asks for `pull,push` wherever a push is coming, so one token serves the whole push.
@@ -138,6 +145,7 @@ public final class RegistryClient: Sendable {
     private func ping(_ base: String) async throws {
         var request = HTTPClientRequest(url: "\(base)/v2/")
         request.method = .GET
+        await state.countRequest()
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: Self.amount(options.timeout))
@@ -328,6 +336,7 @@ public final class RegistryClient: Sendable {
     private func sendOnce(_ request: Request, url: String, authorization: String?) async throws -> HTTPClientResponse {
         var outgoing = HTTPClientRequest(url: url)
         outgoing.method = request.method
+        await state.countRequest()
         outgoing.headers.add(name: "User-Agent", value: "stowage/0.1")
         for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
         if let authorization { outgoing.headers.replaceOrAdd(name: "Authorization", value: authorization) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import StowageModel
 
 /// A mistake found in the command line before ArgumentParser sees it: printed as one
 /// line, with ArgumentParser's exit status for usage errors (64, EX_USAGE).
@@ -49,7 +50,7 @@ enum CommandLineArguments {
     private static func unknown(_ argument: String, path: [String], among names: [String], root: ParsableCommand.Type) -> CommandLineError {
         let prefix = path.map { "\($0) " }.joined()
         let typed = "unknown command '\(prefix)\(argument)'"
-        if let suggestion = CommandSuggestion.closest(to: argument, among: names) {
+        if let suggestion = Suggestion.closest(to: argument, among: names) {
             return CommandLineError("\(typed); did you mean '\(prefix)\(suggestion)'?")
         }
         return CommandLineError("\(typed); `\(([root.typedName] + path).joined(separator: " ")) --help` lists the commands")

@@ -1,9 +1,10 @@
-/// The command a user most likely meant when they typed one that does not exist.
-enum CommandSuggestion {
+/// The word a user most likely meant when they typed one that does not exist: a
+/// command, a key of a set file.
+public enum Suggestion {
     /// The one name of `names` within a small edit of `typed` (a letter missing, extra,
     /// wrong or two swapped: one such edit for names of up to 4 letters, two for longer),
     /// or that `typed` is the start of; nil when none or several are equally close.
-    static func closest(to typed: String, among names: [String]) -> String? {
+    public static func closest(to typed: String, among names: [String]) -> String? {
         let starting = names.filter { $0.hasPrefix(typed) }
         if typed.count >= 2, starting.count == 1 { return starting[0] }
         let scored = names.map { (name: $0, distance: distance(typed, $0)) }
