@@ -301,12 +301,13 @@ struct SetFileReader {
                 digests.append(digest)
             }
         }
+        let ownPlatforms = try entry["platforms"].map { try self.platforms($0, at: "\(field).platforms") }
         guard !selection.isEmpty || !digests.isEmpty else {
             throw invalid(node, at: field, "\(name) selects nothing: give tags, regex, semver, latest or digests")
         }
         return MirrorSet.Repository(
             name: name, tags: selection, digests: digests,
-            platforms: try entry["platforms"].map { try self.platforms($0, at: "\(field).platforms") } ?? platforms,
+            platforms: ownPlatforms ?? platforms,
             referrers: try entry["referrers"].map { try bool($0, at: "\(field).referrers") } ?? referrers,
             location: location(node))
     }

@@ -11,6 +11,12 @@ public struct TagSelection: Sendable {
         public var pattern: String
         /// `FILE:LINE:COLUMN`.
         public var location: String
+
+        /// A pattern given at `location`.
+        public init(pattern: String, location: String) {
+            self.pattern = pattern
+            self.location = location
+        }
     }
 
     /// Tags wanted by name; they need no tag list.
