@@ -12,6 +12,8 @@ public struct ExportedImage: Sendable, Codable, Equatable {
     public var digest: String
     /// The manifest or index media type.
     public var mediaType: String
+    /// When a platform filter made a new index for it: its platforms and the index it replaces.
+    public var filtered: FilteredIndexReport?
 }
 
 /// What one `stowage export` wrote.
@@ -50,11 +52,14 @@ public struct ArchiveExporter {
     }
 
     /// Exports the images named by `references` (names or `sha256:` digests; all of
-    /// `index.json` when empty) to `path`.
+    /// `index.json` when empty) to `path`. With `platforms`, an index is narrowed to them
+    /// (`Index.selecting`): one platform's image, or a new index of several, which
+    /// `preserveDigests` refuses; a new index goes into the archive only (the layout is
+    /// not changed).
     @discardableResult
     public func export(
-        to path: String, references: [String] = [], compression: TarWriter.Compression = .none, platform: Platform? = nil,
-        referrers policy: ReferrerPolicy = .all
+        to path: String, references: [String] = [], compression: TarWriter.Compression = .none, platforms: [Platform] = [],
+        preserveDigests: Bool = false, referrers policy: ReferrerPolicy = .all
     ) throws -> ExportReport {
         // Said before any work, and about the directory: not about the temporary file inside it.
         let (directory, name) = Self.split(path)
@@ -71,7 +76,19 @@ public struct ArchiveExporter {
         // Filtered only when there is something to leave out: a copy of a large index costs.
         var entries = references.isEmpty && chosen.contains(where: known.isReferrer) ? chosen.filter { !known.isReferrer($0) } : chosen
         let selectedDigests = Set(entries.map(\.digest))
-        if let platform { entries = try entries.map { try narrow($0, to: platform) } }
+        // Indexes a platform filter made: in the archive, never in the layout.
+        var documents: [Digest: [UInt8]] = [:]
+        var filtered: [Digest: FilteredIndexReport] = [:]
+        if !platforms.isEmpty {
+            entries = try entries.map { entry in
+                let (narrowed, made) = try layout.narrow(entry, to: platforms, preserveDigests: preserveDigests)
+                if let made {
+                    documents[made.descriptor.digest] = made.bytes
+                    filtered[made.descriptor.digest] = made.report
+                }
+                return narrowed
+            }
+        }
         guard !entries.isEmpty else {
             throw StowageError(.notFound, "layout \(layout.root) holds no images, so there is nothing to export")
         }
@@ -84,18 +101,18 @@ public struct ArchiveExporter {
         }
         // The referrers of everything exported (an index's children included) and, with
         // --platform, of the index the image was taken from.
-        let subjects = ContentGraph.walk(layout.blobs, entries: entries, followSubjects: false)
+        let subjects = ContentGraph.walk(layout.blobs, entries: entries, followSubjects: false, documents: documents)
             .reachable.union(selectedDigests)
         for link in known.closure(of: subjects, policy: policy, blobs: layout.blobs)
         where !entries.contains(where: { $0.digest == link.entry.digest && $0.refName == link.entry.refName }) {
             entries.append(link.entry)
         }
-        let graph = ContentGraph.walk(layout.blobs, entries: entries, groupedByDigest: true)
+        let graph = ContentGraph.walk(layout.blobs, entries: entries, groupedByDigest: true, documents: documents)
         let groups = graph.edgesByDigest
         if let (edge, issue) = graph.blockingIssues(in: groups).first {
             throw StowageError(.invalidLayout, "cannot export: \(edge.summary) \(issue.explanation); run `stowage verify`")
         }
-        let blobs = try plan(groups)
+        let blobs = try plan(groups, documents: documents)
 
         var exported = index
         exported.manifests = entries
@@ -111,7 +128,11 @@ public struct ArchiveExporter {
             try writer.addSpecial("blobs/", .directory)
             try writer.addSpecial("blobs/sha256/", .directory)
             for (digest, size) in blobs {
-                try writeBlob(digest, size: size, into: writer)
+                if let bytes = documents[digest] {
+                    try writer.addFile("blobs/sha256/\(digest.hex)", bytes)
+                } else {
+                    try writeBlob(digest, size: size, into: writer)
+                }
             }
             try writer.addFile("index.json", size: indexSize) { write in
                 try exported.writeJSON { chunk in try chunk.withUnsafeBytes { try write($0) } }
@@ -130,7 +151,7 @@ public struct ArchiveExporter {
         return ExportReport(
             archive: path, compression: compression.rawValue,
             images: entries.map {
-                ExportedImage(reference: $0.refName, digest: $0.digest.string, mediaType: $0.mediaType.rawValue)
+                ExportedImage(reference: $0.refName, digest: $0.digest.string, mediaType: $0.mediaType.rawValue, filtered: filtered[$0.digest])
             },
             blobs: blobs.count, bytes: blobs.reduce(0) { $0 + $1.size })
     }
@@ -156,35 +177,15 @@ public struct ArchiveExporter {
         return selected
     }
 
-    /// With `--platform`: an index entry becomes its image for that platform, under the same
-    /// name (the image's bytes, and so its digest, stay as they are); an image must be of it.
-    private func narrow(_ entry: Descriptor, to platform: Platform) throws -> Descriptor {
-        let shown = entry.refName ?? entry.digest.string
-        if entry.mediaType.isIndex {
-            let bytes = try layout.blobs.readDocument(entry.digest, expectedSize: entry.size)
-            let index = try JSONCoding.decode(Index.self, from: bytes, what: "index \(entry.digest) (\(shown))")
-            guard let child = index.manifests.first(where: { $0.attestedDigest == nil && ($0.platform?.matches(platform) ?? false) }) else {
-                let present = index.manifests.compactMap { $0.platform.flatMap { $0.isUnknown ? nil : $0.description } }
-                throw StowageError(.notFound, "\(shown) has no \(platform) image (it has: \(present.joined(separator: ", ")))")
-            }
-            var narrowed = Descriptor(mediaType: child.mediaType, digest: child.digest, size: child.size, platform: child.platform)
-            narrowed.annotations = entry.annotations
-            return narrowed
-        }
-        let platforms = try layout.platforms(of: entry)
-        guard platforms.contains(where: { $0.matches(platform) }) else {
-            throw StowageError(.conflict, "\(shown) is \(platforms.map(\.description).joined(separator: ", ")), not \(platform)")
-        }
-        return entry
-    }
-
     /// Every reachable blob to write, sorted by digest, with its size on disk, which
     /// must be what every descriptor declares. Non-distributable layers that are not
     /// in the layout (they are fetched from their URLs) are left out.
-    private func plan(_ groups: [(digest: Digest, edges: [ContentEdge])]) throws -> [(digest: Digest, size: Int64)] {
+    private func plan(
+        _ groups: [(digest: Digest, edges: [ContentEdge])], documents: [Digest: [UInt8]]
+    ) throws -> [(digest: Digest, size: Int64)] {
         var blobs: [(digest: Digest, size: Int64)] = []
         for (digest, edges) in groups {
-            guard let size = try layout.blobs.size(of: digest) else {
+            guard let size = try documents[digest].map({ Int64($0.count) }) ?? layout.blobs.size(of: digest) else {
                 if edges.allSatisfy({ $0.mayBeAbsent || $0.role == .subject }) { continue }
                 let edge = edges.first { !$0.mayBeAbsent && $0.role != .subject } ?? edges[0]
                 throw StowageError(.notFound, "cannot export: \(edge.summary) is missing from layout \(layout.root); run `stowage verify`")

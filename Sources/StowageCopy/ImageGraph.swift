@@ -15,13 +15,40 @@ public struct ImageGraph: Sendable {
     /// Configs and layers, each once.
     public var blobs: [Descriptor]
 
+    /// The new index a platform filter made for the root, which is not in the layout:
+    /// its bytes are pushed from here.
+    public var filtered: FilteredIndex?
+    /// The index the root was narrowed from by a platform filter (its image for one
+    /// platform, or `filtered`); its referrers go with the root.
+    public var narrowedFrom: Digest?
+
     /// All the bytes of blobs.
     public var blobBytes: Int64 { blobs.reduce(0) { $0 + $1.size } }
 
     /// Walks from `root` through the layout's stored documents; fails on any document
     /// that is missing or unreadable.
     public init(root: Descriptor, layout: Layout) throws {
-        let graph = ContentGraph.walk(layout.blobs, roots: [ReachabilityRoot(label: root.digest.string, descriptor: root)])
+        try self.init(root: root, layout: layout, filtered: nil)
+    }
+
+    /// The graph of an entry narrowed to `platforms` by `Layout.narrow` (the entry as
+    /// it is when there is nothing to narrow).
+    public init(narrowing entry: Descriptor, to platforms: [Platform], preserveDigests: Bool, layout: Layout) throws {
+        guard !platforms.isEmpty else {
+            try self.init(root: entry, layout: layout)
+            return
+        }
+        var (root, filtered) = try layout.narrow(entry, to: platforms, preserveDigests: preserveDigests)
+        root.annotations = nil
+        root.platform = nil
+        try self.init(root: root, layout: layout, filtered: filtered)
+        if root.digest != entry.digest { narrowedFrom = entry.digest }
+    }
+
+    private init(root: Descriptor, layout: Layout, filtered: FilteredIndex?) throws {
+        let documents = filtered.map { [$0.descriptor.digest: $0.bytes] } ?? [:]
+        let graph = ContentGraph.walk(
+            layout.blobs, roots: [ReachabilityRoot(label: root.digest.string, descriptor: root)], documents: documents)
         if let (edge, issue) = graph.blockingIssues.first {
             throw StowageError(.invalidLayout, "\(edge.summary) \(issue.explanation); run `stowage verify`")
         }
@@ -39,6 +66,7 @@ public struct ImageGraph: Sendable {
             }
         }
         self.root = root
+        self.filtered = filtered
         // The walk meets parents before their children: reversed, children come first.
         self.manifests = manifests.reversed()
         self.blobs = blobs

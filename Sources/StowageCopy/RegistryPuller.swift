@@ -18,16 +18,30 @@ public struct PullReport: Sendable, Codable {
     public var platforms: [String]
     /// What moved.
     public var summary: TransferSummary
+    /// When a platform filter made a new index: its digest, platforms and the index it replaces.
+    public var filtered: FilteredIndexReport?
 
     /// Creates a report.
-    public init(source: String, reference: String?, digest: String, mediaType: String, platforms: [String], summary: TransferSummary) {
+    public init(
+        source: String, reference: String?, digest: String, mediaType: String, platforms: [String], summary: TransferSummary,
+        filtered: FilteredIndexReport? = nil
+    ) {
         self.source = source
         self.reference = reference
         self.digest = digest
         self.mediaType = mediaType
         self.platforms = platforms
         self.summary = summary
+        self.filtered = filtered
     }
+}
+
+/// What `RegistryPuller.pull` wrote.
+public struct PullResult: Sendable {
+    /// The entry written to `index.json`, its name in `refName`.
+    public var entry: Descriptor
+    /// The new index made from the source's by a platform filter, if one was.
+    public var filtered: FilteredIndex?
 }
 
 /// Copies an image or index from a registry into a layout: every manifest
@@ -55,6 +69,19 @@ public struct RegistryPuller: Sendable {
     /// With `keepName: false` and no `name`, the image stays unnamed. Returns the entry
     /// written to `index.json`, its name in `refName`.
     public func pull(_ source: RegistryReference, name: RefName?, platform: Platform?, keepName: Bool = true) async throws -> Descriptor {
+        try await pull(source, name: name, platforms: platform.map { [$0] } ?? [], keepName: keepName).entry
+    }
+
+    /// Pulls `source`, narrowed to `platforms` when it is an index: with one platform its
+    /// image stands for the index, with several a new index of just those replaces it
+    /// (`PullResult.filtered` says which, and the source's digest); refused with
+    /// `preserveDigests`. A platform the index lacks fails before any blob is fetched.
+    /// Referrers of the kept images and of the source index come along; those of the
+    /// images left out do not. `name` defaults to the source's `HOST/REPO:TAG`; with
+    /// `keepName: false` and no `name`, the image stays unnamed.
+    public func pull(
+        _ source: RegistryReference, name: RefName?, platforms: [Platform], preserveDigests: Bool = false, keepName: Bool = true
+    ) async throws -> PullResult {
         // Checked before anything is fetched: a host such as `[::1]:5000` makes no valid ref.name.
         let defaultName: RefName?
         do {
@@ -69,26 +96,31 @@ public struct RegistryPuller: Sendable {
         let fetched = try await client.fetchManifest(source.repository, reference: source.manifestReference, expected: source.digest)
         var root = Descriptor(mediaType: fetched.mediaType, digest: fetched.digest, size: Int64(fetched.bytes.count))
         var rootBytes = fetched.bytes
-        if let platform {
-            guard root.mediaType.isIndex else {
+        var filtered: FilteredIndex?
+        if !platforms.isEmpty {
+            guard root.mediaType.isIndex, case .index(let index) = try ContentDocument(fetched.bytes, mediaType: root.mediaType, what: "index \(source)") else {
                 throw StowageError(.usage, "\(source) is a single image, not an index; pull it without --platform")
             }
-            guard case .index(let index) = try ContentDocument(fetched.bytes, mediaType: root.mediaType, what: "index \(source)") else {
-                throw StowageError(.usage, "\(source) is a single image, not an index; pull it without --platform")
+            switch try index.selecting(platforms, source: root, what: "\(source)", preserveDigests: preserveDigests) {
+            case .whole:
+                break
+            case .image(let child):
+                let childFetched = try await client.fetchManifest(source.repository, reference: child.digest.string, expected: child.digest)
+                try Self.checkServedType(childFetched, as: child, from: source)
+                root = Descriptor(mediaType: child.mediaType, digest: child.digest, size: Int64(childFetched.bytes.count), platform: child.platform)
+                rootBytes = childFetched.bytes
+            case .filtered(let narrowed):
+                filtered = narrowed
+                root = narrowed.descriptor
+                rootBytes = narrowed.bytes
             }
-            guard let child = index.manifests.first(where: { $0.platform.map { $0.matches(platform) } ?? false }) else {
-                let present = index.manifests.compactMap { $0.platform?.description }.joined(separator: ", ")
-                throw StowageError(.notFound, "\(source) has no \(platform) image (it has: \(present))")
-            }
-            let childFetched = try await client.fetchManifest(source.repository, reference: child.digest.string, expected: child.digest)
-            try Self.checkServedType(childFetched, as: child, from: source)
-            root = Descriptor(mediaType: child.mediaType, digest: child.digest, size: Int64(childFetched.bytes.count), platform: child.platform)
-            rootBytes = childFetched.bytes
         }
         try await store(root, bytes: rootBytes, from: source, client: client, depth: 0)
         let entry = Descriptor(mediaType: root.mediaType, digest: root.digest, size: root.size)
         let finalName = name ?? defaultName
-        var subjects = [root.digest]
+        // Whose referrers come along: the root (for a filtered index, the source index:
+        // the new one has none yet) and every entry it lists, so not the images left out.
+        var subjects = [filtered?.source.digest ?? root.digest]
         if case .index(let index)? = try? ContentDocument(rootBytes, mediaType: root.mediaType, what: "index \(source)") {
             subjects += index.manifests.map(\.digest)
         }
@@ -100,7 +132,7 @@ public struct RegistryPuller: Sendable {
         }
         var named = entry
         named.refName = finalName?.value
-        return named
+        return PullResult(entry: named, filtered: filtered)
     }
 
     /// Stores a manifest or index and, first, everything it references. A document the

@@ -16,11 +16,13 @@ public struct ReferrerPush: Sendable {
 }
 
 extension RegistryPusher {
-    /// The referrers of `graph` (of its root and every child manifest, and theirs in turn)
+    /// The referrers of `graph` (of its root and every child manifest, of the index it was
+    /// narrowed from, and theirs in turn)
     /// that `referrers` carries, subjects before their referrers.
     public func referrerPushes(of graph: ImageGraph) throws -> [ReferrerPush] {
         guard referrers.carry else { return [] }
-        let subjects = Set([graph.root.digest] + graph.manifests.map(\.digest))
+        // With a platform filter, the index narrowed from is a subject too; its images left out are not.
+        let subjects = Set([graph.root.digest] + graph.manifests.map(\.digest) + (graph.narrowedFrom.map { [$0] } ?? []))
         let known = try knownReferrers ?? LayoutReferrers(index: layout.readIndex(), blobs: layout.blobs)
         var links = known.closure(of: subjects, policy: referrers, blobs: layout.blobs)
         // Subjects first: a referrer goes after what it refers to.

@@ -63,7 +63,7 @@ public struct RegistryPusher: Sendable {
             try await client.putManifest(bytes, mediaType: manifest.mediaType, digest: manifest.digest, to: repository, reference: manifest.digest.string)
             await session.recordManifest()
         }
-        let rootBytes = try layout.blobs.readDocument(graph.root.digest, expectedSize: graph.root.size)
+        let rootBytes = try graph.filtered?.bytes ?? layout.blobs.readDocument(graph.root.digest, expectedSize: graph.root.size)
         let reference = destination.tag ?? graph.root.digest.string
         try await client.putManifest(rootBytes, mediaType: graph.root.mediaType, digest: graph.root.digest, to: repository, reference: reference)
         await session.recordManifest()
@@ -71,34 +71,10 @@ public struct RegistryPusher: Sendable {
 
     /// Sends blobs to their repositories, `jobs` at a time. A blob bound for several
     /// repositories of one registry is sent to the first and then mounted into the others.
+    /// Each is read from disk as it is sent, counted in the session's `reads`.
     public func pushBlobs(_ transfers: [(destination: RegistryReference, blob: Descriptor)]) async throws {
-        let layout = self.layout
-        let session = self.session
-        let progress = self.progress
-        var firsts: [(RegistryReference, Descriptor)] = []
-        var mounts: [(RegistryReference, Descriptor)] = []
-        var homes = Set<String>()
-        var targets = Set<String>()
-        for (destination, blob) in transfers {
-            let host = RegistryHost.canonical(destination.host)
-            guard targets.insert("\(host)/\(destination.repository)@\(blob.digest)").inserted else { continue }
-            guard try layout.blobs.size(of: blob.digest) == blob.size else {
-                throw StowageError(.invalidLayout, "blob \(blob.digest) is missing from layout \(layout.root) or has the wrong size; run `stowage verify`")
-            }
-            progress.expect(blob.size)
-            if homes.insert("\(host)@\(blob.digest)").inserted { firsts.append((destination, blob)) } else { mounts.append((destination, blob)) }
-        }
-        for batch in [firsts, mounts] {
-            try await forEachConcurrently(batch, limit: session.options.jobs) { destination, blob in
-                let client = try await session.client(for: destination.host)
-                let mountFrom = await session.mountSource(host: destination.host, digest: blob.digest, for: destination.repository)
-                let transfer = try await client.pushBlob(
-                    blob.digest, size: blob.size, from: layout.blobs.path(of: blob.digest), to: destination.repository,
-                    mountFrom: mountFrom, onBytes: { progress.advance($0) })
-                if transfer != .uploaded { progress.advance(Int(blob.size)) }
-                progress.blobFinished()
-                await session.record(transfer, host: destination.host, repository: destination.repository, digest: blob.digest, size: blob.size)
-            }
-        }
+        let fanOut = BlobFanOut(layout: layout, jobs: session.options.jobs, reads: session.reads)
+        let failures = await fanOut.run([BlobFanOut.Destination(session: session, progress: progress, transfers: transfers)])
+        if let failure = failures.first ?? nil { throw failure }
     }
 }

@@ -30,6 +30,8 @@ public struct SyncPlan: Sendable, Codable {
         public var referrers: [String] = []
         /// After checking the registry: how many of `referrers` it lacks.
         public var missingReferrers: Int?
+        /// When a platform filter made a new index for the image: its platforms and the index it replaces.
+        public var filtered: FilteredIndexReport?
 
         /// The item for the layout name `reference`, going to `destination`.
         init(reference: String, destination: RegistryReference, graph: ImageGraph, upToDate: Bool? = nil) {
@@ -39,6 +41,7 @@ public struct SyncPlan: Sendable, Codable {
             manifests = graph.manifests.count + 1
             blobs = graph.blobs.count
             bytes = graph.blobBytes
+            filtered = graph.filtered?.report
             self.upToDate = upToDate
         }
     }
@@ -92,6 +95,11 @@ public struct SyncPlanner: Sendable {
     /// Keep a name's registry host as the first component of its repository
     /// (`quay.io/team/app:v1` goes to `HOST/PREFIX/quay.io/team/app:v1`).
     public let keepRegistryHost: Bool
+    /// Push only these platforms of each index (`--platform`, repeatable): one platform's
+    /// image, or a new index of several, under the index's name; empty means all.
+    public var platforms: [Platform] = []
+    /// Refuse a new index made by `platforms` (`--preserve-digests`).
+    public var preserveDigests = false
 
     /// Parses the target `HOST[:PORT][/PREFIX]`.
     public init(layout: Layout, target: String, repository: String?, globs: [String], keepRegistryHost: Bool = false) throws {
@@ -175,9 +183,9 @@ public struct SyncPlanner: Sendable {
             var root = entry
             root.annotations = nil
             let key = "\(root.mediaType.rawValue) \(root.digest)"
-            var graph = try graphs[key] ?? ImageGraph(root: root, layout: layout)
+            var graph = try graphs[key] ?? ImageGraph(narrowing: root, to: platforms, preserveDigests: preserveDigests, layout: layout)
             graphs[key] = graph
-            graph.root = root
+            if graph.narrowedFrom == nil && graph.filtered == nil { graph.root = root }
             return (name: name, destination: destination, graph: graph)
         }
         return (targets, skipped, collisions, referrers)

@@ -24,6 +24,9 @@ public struct TransferSummary: Sendable, Codable, Equatable {
     public var referrerRequests = 0
     /// Every HTTP request sent: pings, tokens, manifests, blobs and retries.
     public var requests = 0
+    /// Bytes of configs and layers read from the layout to send them: with several
+    /// destinations, each blob's bytes once, however many registries it went to.
+    public var blobBytesRead: Int64 = 0
 
     /// An empty summary.
     public init() {}
@@ -52,7 +55,14 @@ public actor TransferSession {
     private var clients: [String: RegistryClient] = [:]
     private var blobHomes: [String: [Digest: String]] = [:]
     /// What moved so far.
-    public private(set) var summary = TransferSummary()
+    public var summary: TransferSummary {
+        var summary = moved
+        summary.blobBytesRead = reads.bytes
+        return summary
+    }
+    private var moved = TransferSummary()
+    /// Blob bytes read from the layout to send them.
+    public nonisolated let reads = ReadCounter()
 
     /// A session with `options`, `sourceOptions` for sources when given, and `hostOptions`
     /// for the hosts they name (`HOST[:PORT]` as written).
@@ -85,29 +95,29 @@ public actor TransferSession {
     func record(_ transfer: BlobTransfer, host: String, repository: String, digest: Digest, size: Int64) {
         blobHomes[RegistryHost.canonical(host), default: [:]][digest] = repository
         switch transfer {
-        case .present: summary.blobsPresent += 1
-        case .mounted: summary.blobsMounted += 1
+        case .present: moved.blobsPresent += 1
+        case .mounted: moved.blobsMounted += 1
         case .uploaded:
-            summary.blobsSent += 1
-            summary.bytes += size
+            moved.blobsSent += 1
+            moved.bytes += size
         }
     }
 
     func recordReceived(size: Int64) {
-        summary.blobsReceived += 1
-        summary.bytes += size
+        moved.blobsReceived += 1
+        moved.bytes += size
     }
 
     func recordManifest() {
-        summary.manifests += 1
+        moved.manifests += 1
     }
 
     private var withoutReferrersAPI: Set<String> = []
 
     func lacksReferrersAPI(_ host: String) -> Bool { withoutReferrersAPI.contains(RegistryHost.canonical(host)) }
     func markLacksReferrersAPI(_ host: String) { withoutReferrersAPI.insert(RegistryHost.canonical(host)) }
-    func recordDiscovery(requests: Int) { summary.referrerRequests += requests }
-    func recordReferrer() { summary.referrers += 1 }
+    func recordDiscovery(requests: Int) { moved.referrerRequests += requests }
+    func recordReferrer() { moved.referrers += 1 }
 
     /// The HTTP requests sent so far by every client of the session.
     public func requestCount() async -> Int {

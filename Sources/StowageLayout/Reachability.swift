@@ -183,25 +183,31 @@ public struct ContentGraph: Sendable {
     /// document's `subject` is listed as an edge but not walked: a referrer does not
     /// keep its subject alive (gc), while verify checks subjects too. An unfollowed
     /// subject is no edge of the graph.
-    public static func walk(_ blobs: BlobStore, roots: [ReachabilityRoot], followSubjects: Bool = true) -> ContentGraph {
-        walk(blobs, followSubjects: followSubjects, from: roots.lazy.map { ($0.descriptor, $0.label) })
+    /// `documents` are manifests or indexes that are not in the layout (an index made by
+    /// a platform filter), walked as if they were stored there.
+    public static func walk(
+        _ blobs: BlobStore, roots: [ReachabilityRoot], followSubjects: Bool = true, documents: [Digest: [UInt8]] = [:]
+    ) -> ContentGraph {
+        walk(blobs, followSubjects: followSubjects, documents: documents, from: roots.lazy.map { ($0.descriptor, $0.label) })
     }
 
     /// Walks everything the `index.json` entries `entries` reach, each a root labelled
     /// by its reference (or digest), without building the roots first.
     /// With `groupedByDigest`, `edges` stays empty and only `edgesByDigest` (and
-    /// `reachable`) tell what was met.
+    /// `reachable`) tell what was met. `documents` are walked as if stored in the layout.
     public static func walk(
-        _ blobs: BlobStore, entries: [Descriptor], followSubjects: Bool = true, groupedByDigest: Bool = false
+        _ blobs: BlobStore, entries: [Descriptor], followSubjects: Bool = true, groupedByDigest: Bool = false,
+        documents: [Digest: [UInt8]] = [:]
     ) -> ContentGraph {
-        walk(blobs, followSubjects: followSubjects, groupedByDigest: groupedByDigest,
+        walk(blobs, followSubjects: followSubjects, groupedByDigest: groupedByDigest, documents: documents,
              from: entries.lazy.map { ($0, $0.refName ?? $0.digest.string) })
     }
 
     private static func walk(
-        _ blobs: BlobStore, followSubjects: Bool, groupedByDigest: Bool = false, from starts: some Sequence<(Descriptor, String)>
+        _ blobs: BlobStore, followSubjects: Bool, groupedByDigest: Bool = false, documents: [Digest: [UInt8]],
+        from starts: some Sequence<(Descriptor, String)>
     ) -> ContentGraph {
-        var walker = Walker(blobs: blobs, followSubjects: followSubjects)
+        var walker = Walker(blobs: blobs, followSubjects: followSubjects, documents: documents)
         var graph = ContentGraph()
         if groupedByDigest { graph.grouped = [:] }
         walker.prefetch(starts.lazy.map(\.0), graph: &graph)
@@ -220,6 +226,8 @@ public struct ContentGraph: Sendable {
     private struct Walker {
         let blobs: BlobStore
         let followSubjects: Bool
+        /// Documents held in memory rather than in the layout.
+        let documents: [Digest: [UInt8]]
         /// Parsed documents; nil for one that could not be read.
         var cache: [Digest: ContentDocument?] = [:]
         /// What each parsed document references, boxed once for every root's edges.
@@ -244,7 +252,7 @@ public struct ContentGraph: Sendable {
             if let known = children[descriptor.digest] {
                 references = known
             } else {
-                let parsed = cache[descriptor.digest] ?? Self.read(descriptor, blobs: blobs).record(in: &graph)
+                let parsed = cache[descriptor.digest] ?? Self.read(descriptor, blobs: blobs, documents: documents).record(in: &graph)
                 cache[descriptor.digest] = parsed
                 references = parsed.map { $0.references.map { (DescriptorBox($0.descriptor), $0.role) } } ?? []
                 children[descriptor.digest] = references
@@ -283,7 +291,8 @@ public struct ContentGraph: Sendable {
             var depth = 0
             while !level.isEmpty && depth <= ContentGraph.maxDepth {
                 let blobs = self.blobs
-                let results = parallelMap(level, width: Self.readers) { Self.read($0, blobs: blobs) }
+                let documents = self.documents
+                let results = parallelMap(level, width: Self.readers) { Self.read($0, blobs: blobs, documents: documents) }
                 var next: [Descriptor] = []
                 for (descriptor, result) in zip(level, results) {
                     let parsed = result.record(in: &graph)
@@ -318,19 +327,23 @@ public struct ContentGraph: Sendable {
         }
 
         /// Reads, hashes and decodes a document, saying why when it cannot.
-        static func read(_ descriptor: Descriptor, blobs: BlobStore) -> ReadDocument {
+        static func read(_ descriptor: Descriptor, blobs: BlobStore, documents: [Digest: [UInt8]]) -> ReadDocument {
             let digest = descriptor.digest
             let path = blobs.path(of: digest)
-            let bytes: [UInt8]
-            do {
-                guard let st = try FileSystem.status(path) else { return ReadDocument(digest: digest, issue: .missing) }
-                guard (st.st_mode & S_IFMT) == S_IFREG else { return ReadDocument(digest: digest, issue: .notRegularFile) }
-                guard Int64(st.st_size) <= Int64(BlobStore.maxDocumentSize) else {
-                    return ReadDocument(digest: digest, issue: .tooLarge(size: Int64(st.st_size)))
+            var bytes: [UInt8] = []
+            if let held = documents[digest] {
+                bytes = held
+            } else {
+                do {
+                    guard let st = try FileSystem.status(path) else { return ReadDocument(digest: digest, issue: .missing) }
+                    guard (st.st_mode & S_IFMT) == S_IFREG else { return ReadDocument(digest: digest, issue: .notRegularFile) }
+                    guard Int64(st.st_size) <= Int64(BlobStore.maxDocumentSize) else {
+                        return ReadDocument(digest: digest, issue: .tooLarge(size: Int64(st.st_size)))
+                    }
+                    bytes = try FileSystem.readFile(path, limit: BlobStore.maxDocumentSize, followLinks: false)
+                } catch {
+                    return ReadDocument(digest: digest, issue: .unreadable("\(error)"))
                 }
-                bytes = try FileSystem.readFile(path, limit: BlobStore.maxDocumentSize, followLinks: false)
-            } catch {
-                return ReadDocument(digest: digest, issue: .unreadable("\(error)"))
             }
             let size = Int64(bytes.count)
             let actual = ContentHasher.digest(of: bytes)

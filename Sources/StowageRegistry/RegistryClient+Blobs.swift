@@ -33,6 +33,15 @@ extension RegistryClient {
         _ digest: Digest, size: Int64, from path: String, to repository: String, mountFrom: String? = nil,
         onBytes: (@Sendable (Int) -> Void)? = nil
     ) async throws -> BlobTransfer {
+        try await pushBlob(digest, size: size, content: .file(path), to: repository, mountFrom: mountFrom, onBytes: onBytes)
+    }
+
+    /// Sends a blob unless the repository has it (one HEAD): mounted from `mountFrom`
+    /// when given, else uploaded from `content` (in chunks above `chunkSize`).
+    public func pushBlob(
+        _ digest: Digest, size: Int64, content: BlobContent, to repository: String, mountFrom: String? = nil,
+        onBytes: (@Sendable (Int) -> Void)? = nil
+    ) async throws -> BlobTransfer {
         if try await blobSize(digest, in: repository) != nil { return .present }
         return try await withRetries { attempt in
             // A retry may follow a response lost after the registry stored the blob.
@@ -54,12 +63,12 @@ extension RegistryClient {
             }
             if size > options.chunkSize {
                 let (last, resumed) = try await sendChunks(
-                    path, size: size, digest: digest, repository: repository, location: location, onBytes: onBytes)
+                    content, size: size, digest: digest, repository: repository, location: location, onBytes: onBytes)
                 try await finishUpload(last, digest: digest, repository: repository, body: .empty, resumed: resumed)
             } else {
                 try await finishUpload(
                     location, digest: digest, repository: repository,
-                    body: .file(path: path, offset: 0, length: size, onBytes: onBytes))
+                    body: content.body(offset: 0, length: size, onBytes: onBytes))
             }
             return .uploaded
         }
@@ -84,7 +93,7 @@ extension RegistryClient {
     /// PATCHes the blob in chunks; after a broken connection, asks the registry how much
     /// it has and resumes from there. Returns the Location for the final PUT.
     private func sendChunks(
-        _ path: String, size: Int64, digest: Digest, repository: String, location start: String,
+        _ content: BlobContent, size: Int64, digest: Digest, repository: String, location start: String,
         onBytes: (@Sendable (Int) -> Void)?
     ) async throws -> (location: String, resumed: Bool) {
         var location = start
@@ -97,7 +106,7 @@ extension RegistryClient {
             let request = Request(
                 method: .PATCH, url: location,
                 headers: [("Content-Type", "application/octet-stream"), ("Content-Range", "\(offset)-\(offset + length - 1)")],
-                body: .file(path: path, offset: offset, length: length, onBytes: onBytes),
+                body: content.body(offset: offset, length: length, onBytes: onBytes),
                 scope: [(repository, "pull,push")], what: what)
             do {
                 let response = try await send(request)

@@ -167,6 +167,15 @@ public final class RegistryClient: Sendable {
         case empty
         case bytes([UInt8])
         case file(path: String, offset: Int64, length: Int64, onBytes: (@Sendable (Int) -> Void)?)
+        case reader(any BlobReader, offset: Int64, length: Int64, onBytes: (@Sendable (Int) -> Void)?)
+
+        /// Whether this is a blob's bytes, which may take long to send.
+        var isBlob: Bool {
+            switch self {
+            case .file, .reader: true
+            case .empty, .bytes: false
+            }
+        }
     }
 
     /// One request to the registry.
@@ -351,12 +360,16 @@ public final class RegistryClient: Sendable {
             outgoing.body = .stream(
                 FileChunks(path: path, offset: offset, length: length, chunkSize: 256 << 10, onBytes: onBytes),
                 length: .known(length))
+        case .reader(let reader, let offset, let length, let onBytes):
+            outgoing.body = .stream(
+                ReaderChunks(reader: reader, offset: offset, length: length, chunkSize: 256 << 10, onBytes: onBytes),
+                length: .known(length))
         }
         do {
             // A blob's bytes may take hours; the idle read and write timeouts watch them.
             // Anything else must be answered within `timeout`.
             let deadline: TimeAmount
-            if case .file = request.body { deadline = .hours(24) } else { deadline = Self.amount(options.timeout) }
+            if request.body.isBlob { deadline = .hours(24) } else { deadline = Self.amount(options.timeout) }
             return try await http.execute(outgoing, timeout: deadline)
         } catch let error as StowageError {
             throw error

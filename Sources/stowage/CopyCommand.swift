@@ -26,6 +26,8 @@ struct CopyCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Copy every platform of an index (skopeo's --all). Stowage always does: accepted and ignored.")
     var all = false
+    @Flag(name: .customLong("preserve-digests"), help: "Keep every digest (skopeo's --preserve-digests). Stowage always does, as copy filters no platform: accepted and ignored.")
+    var preserveDigests = false
     @OptionGroup var referrers: ReferrerOptions
 
     @Argument(help: ArgumentHelp("Where the image is.", valueName: "SRC"))

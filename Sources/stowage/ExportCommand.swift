@@ -14,7 +14,9 @@ struct ExportCommand: ParsableCommand {
             and renamed at the end, so a failed export leaves no partial FILE. Works on
             read-only layouts. The referrers of what is exported (signatures, SBOMs, attestations,
             of an index and of each of its children) travel with it; with --platform, those of
-            the platform's image and of the index. `stowage import FILE` restores the same references and digests;
+            the images kept and of the index. One --platform replaces an index by its image for
+            that platform; several by a new index of just those (a new digest, written to the
+            archive only and said in the output), which --preserve-digests refuses. `stowage import FILE` restores the same references and digests;
             `skopeo copy oci-archive:FILE:REF ...` reads it too.
             """)
 
@@ -29,8 +31,12 @@ struct ExportCommand: ParsableCommand {
     var compress: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "Only this platform: an index is replaced by its image for it, under the same name.", valueName: "OS/ARCH[/VARIANT]"))
-    var platform: String?
+        "Only this platform: an index is replaced by its image for it, under the same name; repeatable: with several, by a new index of just those.",
+        valueName: "OS/ARCH[/VARIANT]"))
+    var platform: [String] = []
+
+    @Flag(name: .customLong("preserve-digests"), help: "Refuse to make a new index (several --platform of an index), as skopeo does.")
+    var preserveDigests = false
 
     @OptionGroup var referrers: ReferrerOptions
 
@@ -60,8 +66,8 @@ struct ExportCommand: ParsableCommand {
         }
         let report = try ArchiveExporter(layout: options.open())
             .export(
-                to: output, references: references, compression: compression, platform: platform.map(Platform.init(parsing:)),
-                referrers: referrers.policy)
+                to: output, references: references, compression: compression, platforms: platform.map(Platform.init(parsing:)),
+                preserveDigests: preserveDigests, referrers: referrers.policy)
         if json {
             try Output.json(report)
             return
@@ -70,6 +76,7 @@ struct ExportCommand: ParsableCommand {
         Output.line(
             "exported \(report.images.count) image\(report.images.count == 1 ? "" : "s"), \(report.blobs) blobs (\(Output.size(report.bytes))) to \(report.archive)\(compressed)")
         for image in report.images {
+            if let filtered = image.filtered { Output.line("  \(filtered.summary)") }
             Output.line("  \(image.reference ?? "<none>")  \(image.digest)")
         }
     }

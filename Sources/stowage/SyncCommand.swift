@@ -22,6 +22,10 @@ struct SyncCommand: AsyncParsableCommand {
             sync, run again, sends only what is missing. Signatures, SBOMs and attestations go
             after their images (cosign tags as tags, referrers by subject by digest, with the
             fallback tag sha256-<hex> kept up to date where the registry has no Referrers API).
+            With --platform (repeatable), an index goes as its image for one platform, or as a new
+            index of just those platforms (a new digest, said in the output; the layout is not
+            changed), which --preserve-digests refuses; the referrers of the platforms left out
+            stay behind. An index lacking a platform asked for is an error, and nothing is sent.
             """)
 
     @OptionGroup var layout: LayoutOptions
@@ -40,6 +44,13 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(name: .customLong("keep-registry-host"), help: "Keep a name's registry host in its destination: HOST/PREFIX/quay.io/team/app:v1.")
     var keepRegistryHost = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Only this platform of each index; repeatable: with several, a new index of just those.", valueName: "OS/ARCH[/VARIANT]"))
+    var platform: [String] = []
+
+    @Flag(name: .customLong("preserve-digests"), help: "Refuse to make a new index (several --platform of an index), as skopeo does.")
+    var preserveDigests = false
+
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
@@ -54,8 +65,10 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try layout.open()
-        let planner = try SyncPlanner(
+        var planner = try SyncPlanner(
             layout: store, target: target, repository: repository, globs: refs, keepRegistryHost: keepRegistryHost)
+        planner.platforms = try platform.map(Platform.init(parsing:))
+        planner.preserveDigests = preserveDigests
         // Checked before any connection: one line for each destination that would be overwritten.
         let collisions = try planner.collisions()
         for collision in collisions { Output.note("collision: \(collision)") }
@@ -72,6 +85,7 @@ struct SyncCommand: AsyncParsableCommand {
             return
         }
         for item in plan.items {
+            if let filtered = item.filtered { Output.line("\(item.reference): \(filtered.summary)") }
             let state: String
             if item.upToDate == true {
                 state = "up to date"
