@@ -104,6 +104,7 @@ import Testing
         let pinned = try names(in: source)["team/web:v1.1.0"]!
         try writeSet("""
             name: weekly
+            platforms: [linux/arm64/v8, linux/ppc64le]
             registries:
               - host: \(proxy.host)
                 tls-verify: false
@@ -120,13 +121,13 @@ import Testing
                 repositories:
                   - name: team/app
                     tags: [v1.0.0]
-                    platforms: [linux/arm64/v8]
               - host: \(guarded.host)
                 tls-verify: false
                 creds: mirror:s3cret
                 repositories:
                   - name: team/app
                     tags: [v1.0.0]
+                    platforms: []
                     referrers: false
             """)
 
@@ -144,7 +145,13 @@ import Testing
         }
         #expect(mirrored["\(guarded.host)/team/app:v1.0.0"] == (try names(in: source))["team/app:v1.0.0"], "the whole index came from the guarded registry")
         let platforms = try stowage(["inspect", "--platforms", "--layout", layout, "\(secure.host)/team/app:v1.0.0"])
-        #expect(platforms.stdout == "linux/arm64/v8\n", "the platform filter kept one image: \(platforms.stdout)")
+        #expect(platforms.stdout == "linux/arm64/v8\nlinux/ppc64le\n", "the platform filter kept two of three: \(platforms.stdout)")
+        let filtered = report?.images.first { $0.source == "\(secure.host)/team/app:v1.0.0" }
+        #expect(filtered?.sourceDigest == (try names(in: source))["team/app:v1.0.0"])
+        #expect(filtered?.digest != filtered?.sourceDigest, "a filtered index is a new document")
+        #expect(mirrored["\(secure.host)/team/app:v1.0.0"] == filtered?.digest)
+        // Single images are taken as they are by a platform filter.
+        #expect(mirrored["\(proxy.host)/team/web:latest"] == (try names(in: source))["team/web:latest"])
         #expect(try stowage(["verify", "--layout", layout]).status == 0)
         let unnamed = try stowage(["inspect", "--raw", "--layout", layout, pinned])
         #expect(unnamed.status == 0, "the image by digest is in the layout: \(unnamed.stderr)")
