@@ -126,10 +126,9 @@ public struct RegistryPuller: Sendable {
         }
         let repository = finalName.flatMap { CosignTag.repositoryPart(of: $0.value) } ?? "\(source.host)/\(source.repository)"
         let carried = try await pullReferrers(of: subjects, from: source, client: client, namingCosignTagsIn: repository)
-        try layout.updateIndex(purpose: "pull \(source)") { index in
-            index.add(entry, names: finalName.map { [$0] } ?? [])
-            for referrer in carried { index.add(referrer.entry, names: referrer.name.map { [$0] } ?? []) }
-        }
+        // One edit, spliced into a large index.json where it can be (as imports name).
+        try layout.addEntries(
+            [(entry, finalName.map { [$0] } ?? [])] + carried.map { ($0.entry, $0.name.map { [$0] } ?? []) }, purpose: "pull \(source)")
         var named = entry
         named.refName = finalName?.value
         return PullResult(entry: named, filtered: filtered)
