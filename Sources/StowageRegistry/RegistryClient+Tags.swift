@@ -10,7 +10,7 @@ extension RegistryClient {
     /// pages; sorted and without repeats. A repository the registry does not have fails
     /// with `.notFound`.
     public func listTags(_ repository: String) async throws -> [String] {
-        var url = "/v2/\(repository)/tags/list?n=1000"
+        var url = "/v2/\(repository)/tags/list?n=\(max(1, options.tagPageSize))"
         var tags = Set<String>()
         for _ in 0..<Self.maxTagPages {
             let (page, next): ([String], String?) = try await withRetries { _ in

@@ -27,6 +27,8 @@ public struct RegistryOptions: Sendable {
     /// Blobs larger than this are uploaded in chunks of this size, so a dropped
     /// connection resumes from the registry's offset instead of starting over.
     public var chunkSize: Int64 = 64 << 20
+    /// How many tags one page of a tag list asks for (`?n=`); the registry may send fewer.
+    public var tagPageSize = 1000
     /// The environment to read credential locations from (`REGISTRY_AUTH_FILE`, `DOCKER_CONFIG`, …).
     public var environment: [String: String] = [:]
 

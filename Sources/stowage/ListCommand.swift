@@ -1,13 +1,19 @@
 import ArgumentParser
 import StowageLayout
 import StowageModel
+import StowageRegistry
 
-struct ListCommand: ParsableCommand {
+struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls",
-        abstract: "List the layout's images: reference, digest, media type, size and platforms.")
+        abstract: "List the layout's images: reference, digest, media type, size and platforms; or a registry repository's tags.",
+        discussion: """
+            `stowage ls docker://HOST[:PORT]/REPO` lists the repository's tags, one a line, every page
+            of the registry's tag list followed, with the same TLS and credential options as push.
+            """)
 
     @OptionGroup var options: LayoutOptions
+    @OptionGroup var registry: RegistryOptionGroup
 
     @Flag(name: .long, help: "Print JSON.")
     var json = false
@@ -18,14 +24,40 @@ struct ListCommand: ParsableCommand {
     @Flag(name: [.customShort("q"), .long], help: "Print only the references, one a line (the digest of an unnamed image).")
     var quiet = false
 
-    @Argument(help: ArgumentHelp("List only the names in these repositories (team/app).", valueName: "REPOSITORY"))
+    @Argument(help: ArgumentHelp("List only the names in these repositories (team/app), or the tags of docker://HOST/REPO.", valueName: "REPOSITORY"))
     var repositories: [String] = []
 
     func validate() throws {
         if json && quiet { throw ValidationError("--json and --quiet cannot be combined") }
+        if repositories.contains(where: { $0.hasPrefix("docker://") }) && repositories.count > 1 {
+            throw ValidationError("list the tags of one registry repository at a time: stowage ls docker://HOST/REPO")
+        }
     }
 
-    func run() throws {
+    /// The body of `ls --json docker://HOST/REPO`, the shape of the registry's own tag list.
+    struct TagList: Encodable {
+        var name: String
+        var tags: [String]
+    }
+
+    func run() async throws {
+        if let remote = repositories.first, remote.hasPrefix("docker://") {
+            let reference = try RegistryReference(parsing: remote)
+            guard reference.digest == nil, reference.tag == nil else {
+                throw StowageError(.usage, "\(remote) names an image; give the repository alone, docker://HOST/REPO")
+            }
+            let tags = try await RegistryClient.withClient(host: reference.host, options: try registry.options()) { client in
+                try await client.listTags(reference.repository)
+            }
+            if json {
+                try Output.json(TagList(name: "\(reference.host)/\(reference.repository)", tags: tags))
+                return
+            }
+            var out = Output.BufferedLines()
+            for tag in tags { out.append(tag) }
+            out.flush()
+            return
+        }
         let summaries = try options.open().summaries(includeReferrers: all, repositories: repositories)
         if json {
             try Output.json(summaries)

@@ -56,6 +56,9 @@ struct RegistryOptionGroup: ParsableArguments {
         if let chunk = ProcessInfo.processInfo.environment["STOWAGE_CHUNK_SIZE"].flatMap(Int64.init), chunk > 0 {
             options.chunkSize = chunk
         }
+        if let size = ProcessInfo.processInfo.environment["STOWAGE_TAG_PAGE_SIZE"].flatMap(Int.init), size > 0 {
+            options.tagPageSize = size
+        }
         if let delay = ProcessInfo.processInfo.environment["STOWAGE_RETRY_DELAY"].flatMap(Double.init), delay >= 0 {
             options.retryDelay = delay
         }
