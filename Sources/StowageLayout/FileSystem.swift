@@ -246,6 +246,13 @@ public enum FileSystem {
         access(path, W_OK) == 0
     }
 
+    /// The directory of `path` (`.` for a bare name, `/` at the root) and its last component.
+    public static func splitPath(_ path: String) -> (directory: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let directory = String(path[..<slash])
+        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
+    }
+
     /// A short random hex string for temporary names.
     public static func randomSuffix() -> String {
         var generator = SystemRandomNumberGenerator()

@@ -59,6 +59,12 @@ public final class Layout: Sendable {
         return layout
     }
 
+    /// The layout at `root` as `open` checks it, or, when nothing is there yet, an empty
+    /// layout that is not created: what a dry run plans against. Nothing is written.
+    public static func openOrEmpty(_ root: String) throws -> Layout {
+        FileSystem.exists(root) ? try open(root) : Layout(root: root)
+    }
+
     /// Opens a layout, creating it (and the directory) when absent. An existing
     /// directory that holds something other than a layout is refused.
     public static func create(_ root: String) throws -> Layout {

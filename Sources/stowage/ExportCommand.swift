@@ -16,6 +16,10 @@ struct ExportCommand: ParsableCommand {
             of an index and of each of its children) travel with it; with --platform, those of
             the platform's image and of the index. `stowage import FILE` restores the same references and digests;
             `skopeo copy oci-archive:FILE:REF ...` reads it too.
+            With --exclude-present INVENTORY (written on the other side by `stowage inventory`), the
+            archive is a delta: its index.json names the same images, whole, but it holds only the
+            blobs the inventory lacks (a blob counts as present when its digest and size match).
+            `stowage import` of a delta succeeds only on a layout that has the rest.
             """)
 
     @OptionGroup var options: LayoutOptions
@@ -31,6 +35,10 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp(
         "Only this platform: an index is replaced by its image for it, under the same name.", valueName: "OS/ARCH[/VARIANT]"))
     var platform: String?
+
+    @Option(name: .customLong("exclude-present"), help: ArgumentHelp(
+        "Leave out every blob this inventory holds (a delta for the other side).", valueName: "INVENTORY"))
+    var excludePresent: String?
 
     @OptionGroup var referrers: ReferrerOptions
 
@@ -58,10 +66,12 @@ struct ExportCommand: ParsableCommand {
         } else {
             compression = .none
         }
+        // Read and checked before anything else: a bad inventory writes nothing.
+        let present = try excludePresent.map(Inventory.load)
         let report = try ArchiveExporter(layout: options.open())
             .export(
                 to: output, references: references, compression: compression, platform: platform.map(Platform.init(parsing:)),
-                referrers: referrers.policy)
+                referrers: referrers.policy, excluding: present)
         if json {
             try Output.json(report)
             return
@@ -69,6 +79,9 @@ struct ExportCommand: ParsableCommand {
         let compressed = report.compression == "none" ? "" : ", \(report.compression)"
         Output.line(
             "exported \(report.images.count) image\(report.images.count == 1 ? "" : "s"), \(report.blobs) blobs (\(Output.size(report.bytes))) to \(report.archive)\(compressed)")
+        if let excludePresent, let left = report.blobsLeftOut, let bytes = report.bytesLeftOut {
+            Output.line("left out \(left) blobs (\(Output.size(bytes))) that \(excludePresent) holds")
+        }
         for image in report.images {
             Output.line("  \(image.reference ?? "<none>")  \(image.digest)")
         }
