@@ -199,11 +199,13 @@ public struct ArchiveImporter: Sendable {
         if !lacking.isEmpty && !dryRun { throw Self.lackingError(path, lacking) }
         // Every check that can refuse the archive runs before the first blob is linked.
         let platforms = try candidates.map { candidate in
-            // A dry run goes on past what is missing, so a platform may be unknown.
-            if dryRun, !lacking.isEmpty {
-                return (try? Layout.platforms(of: candidate.descriptor) { digest, _ in try scan.readDocument(digest, layout: layout) }) ?? []
+            do {
+                return try Layout.platforms(of: candidate.descriptor) { digest, _ in try scan.readDocument(digest, layout: layout) }
+            } catch {
+                // A dry run goes on past what is missing, so a platform may be unknown.
+                if dryRun && !lacking.isEmpty { return [] }
+                throw error
             }
-            return try Layout.platforms(of: candidate.descriptor) { digest, _ in try scan.readDocument(digest, layout: layout) }
         }
         for index in candidates.indices where candidates[index].descriptor.platform == nil {
             if candidates[index].descriptor.mediaType.isManifest, platforms[index].count == 1 {

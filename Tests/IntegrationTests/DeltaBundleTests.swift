@@ -355,4 +355,20 @@ import Testing
         let notRegistry = try stowage(["inventory", "\(registry.host)/team/app"], layout: near, expect: nil)
         #expect(notRegistry.status != 0 && notRegistry.stderr.contains("docker://"), "\(notRegistry.stderr)")
     }
+
+    @Test func tagsAreListedPageByPage() throws {
+        try makeBothSides()
+        let registry = try ReferrersRegistry()
+        defer { registry.stop() }
+        registry.pageSize = 2
+        let tags = ["a", "b", "c", "d", "e"]
+        try stowage(["push", "--tls-verify=false", "team/app:v2"] + tags.map { "\(registry.host)/team/app:\($0)" }, layout: near)
+        registry.resetRequests()
+        let inventory = try stowage(["inventory", "--tls-verify=false", "docker://\(registry.host)/team/app"], layout: near).stdout
+        for tag in tags { #expect(inventory.contains("\"name\":\"\(registry.host)/team/app:\(tag)\""), "\(tag)") }
+        let pages = registry.requests.filter { $0.uri.contains("/tags/list") }.map(\.uri)
+        #expect(pages == ["/v2/team/app/tags/list", "/v2/team/app/tags/list?last=b&n=2", "/v2/team/app/tags/list?last=d&n=2"])
+        // Configs and layers come from their descriptors: no blob is fetched.
+        #expect(!registry.requests.contains { $0.uri.contains("/blobs/") })
+    }
 }
