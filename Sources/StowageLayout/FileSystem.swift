@@ -241,6 +241,20 @@ public enum FileSystem {
         try fsync(fd, path: path)
     }
 
+    /// Writes `temporary` (which must not exist) with `body`, fsyncs it and renames it over
+    /// `path`, so `path` is replaced whole or not at all; `temporary` is removed on failure.
+    public static func replaceFile(
+        _ path: String, through temporary: String, _ body: (_ write: ([UInt8]) throws -> Void) throws -> Void
+    ) throws {
+        do {
+            try writeNewFile(temporary, body)
+            try rename(temporary, path)
+        } catch {
+            try? removeFile(temporary)
+            throw error
+        }
+    }
+
     /// Whether this process may write into `path` (false on a read-only mount or directory).
     public static func isWritable(_ path: String) -> Bool {
         access(path, W_OK) == 0

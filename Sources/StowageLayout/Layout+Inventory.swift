@@ -56,13 +56,8 @@ extension Inventory {
             throw StowageError(.notFound, "cannot write \(path): directory \(directory) does not exist; create it first")
         }
         let temporary = "\(directory)/.\(name).stowage-\(getpid())-\(FileSystem.randomSuffix())"
-        do {
-            try FileSystem.writeNewFile(temporary, jsonBytes)
-            try FileSystem.rename(temporary, path)
-        } catch {
-            try? FileSystem.removeFile(temporary)
-            throw error
-        }
+        let bytes = jsonBytes
+        try FileSystem.replaceFile(path, through: temporary) { write in try write(bytes) }
         try? FileSystem.fsyncDirectory(directory)
     }
 }

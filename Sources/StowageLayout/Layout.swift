@@ -186,13 +186,7 @@ public final class Layout: Sendable {
     /// Writes a file in pieces to a temporary file, fsyncs it and renames it over `path`.
     func replaceFile(_ path: String, writing body: (_ write: ([UInt8]) throws -> Void) throws -> Void) throws {
         let temporary = "\(temporaryDirectory)/replace-\(getpid())-\(FileSystem.randomSuffix())"
-        do {
-            try FileSystem.writeNewFile(temporary, body)
-            try FileSystem.rename(temporary, path)
-        } catch {
-            try? FileSystem.removeFile(temporary)
-            throw error
-        }
+        try FileSystem.replaceFile(path, through: temporary, body)
         try FileSystem.fsyncDirectory(root)
         if path == indexPath { recordIndexWritten() }
     }
