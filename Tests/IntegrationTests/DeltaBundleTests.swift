@@ -256,6 +256,8 @@ import Testing
         #expect(Set(plan.images.flatMap(\.references)) == ["team/app:v1", "team/app:v2", "team/tool:v1"])
         let text = try stowage(["import", "--dry-run", delta], layout: far).stdout
         #expect(text.hasPrefix("would import \(delta) (oci-archive): 3 blobs to add"), "\(text)")
+        let docker = try stowage(["import", "--dry-run", Fixtures.path("docker.tar")], layout: far, expect: 1)
+        #expect(docker.stderr.contains("a dry run reads oci-archives only"), "\(docker.stderr)")
         #expect(try LayoutSnapshot(far) == before, "a dry run changes nothing")
         #expect(try stowage(["ls", "-q"], layout: far).stdout == "team/app:v1\nteam/tool:v1\n")
     }
@@ -357,6 +359,19 @@ import Testing
         #expect(unknown.stderr.contains("has no repository team/none"), "\(unknown.stderr)")
         let notRegistry = try stowage(["inventory", "\(registry.host)/team/app"], layout: near, expect: nil)
         #expect(notRegistry.status != 0 && notRegistry.stderr.contains("docker://"), "\(notRegistry.stderr)")
+    }
+
+    @Test func aRegistryInventoryTakesTheRegistryOptions() throws {
+        try makeBothSides()
+        let registry = try RegistryServer.started(.basicAuth(user: "site", password: "s3cret", tls: nil))
+        defer { registry.stop() }
+        try stowage(["push", "--tls-verify=false", "--creds", "site:s3cret", "team/app:v2", "\(registry.host)/team/app:v2"], layout: near)
+        let anonymous = try stowage(["inventory", "--tls-verify=false", "docker://\(registry.host)/team/app"], layout: near, expect: 1)
+        #expect(anonymous.stderr.contains(registry.host) && anonymous.stderr.contains("--creds"), "\(anonymous.stderr)")
+        let inventory = try stowage(
+            ["inventory", "--tls-verify=false", "--creds", "site:s3cret", "docker://\(registry.host)/team/app"], layout: near).stdout
+        #expect(inventory.contains("\"name\":\"\(registry.host)/team/app:v2\",\"digest\":\"\(images.appV2.descriptor.digest)\""))
+        #expect(!inventory.contains("s3cret"))
     }
 
     @Test func tagsAreListedPageByPage() throws {
