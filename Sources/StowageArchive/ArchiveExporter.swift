@@ -28,6 +28,11 @@ public struct ExportReport: Sendable, Codable, Equatable {
     public var blobs: Int
     /// Bytes of the blobs written (before compression).
     public var bytes: Int64
+    /// With an inventory (`--exclude-present`): the blobs the exported images reach that
+    /// were left out because the inventory holds them.
+    public var blobsLeftOut: Int?
+    /// The bytes of those blobs.
+    public var bytesLeftOut: Int64?
 }
 
 /// Writes an oci-archive of a whole layout, or of some of its images with
@@ -42,6 +47,10 @@ public struct ExportReport: Sendable, Codable, Equatable {
 /// so a failed or killed export never leaves a partial archive under its name.
 /// Nothing is written to the layout and no lock is taken: a read-only layout
 /// can be exported.
+///
+/// Given an inventory of the other side (`Inventory`), the archive is a delta: its
+/// `index.json` is the same, naming the whole graphs, but it holds only the blobs
+/// the inventory lacks; `stowage import` there takes the rest from its layout.
 public struct ArchiveExporter {
     /// The layout exported.
     public let layout: Layout
@@ -55,14 +64,15 @@ public struct ArchiveExporter {
     /// `index.json` when empty) to `path`. With `platforms`, an index is narrowed to them
     /// (`Index.selecting`): one platform's image, or a new index of several, which
     /// `preserveDigests` refuses; a new index goes into the archive only (the layout is
-    /// not changed).
+    /// not changed). With `present`, every blob it holds with the same digest and size is
+    /// left out of the archive.
     @discardableResult
     public func export(
         to path: String, references: [String] = [], compression: TarWriter.Compression = .none, platforms: [Platform] = [],
-        preserveDigests: Bool = false, referrers policy: ReferrerPolicy = .all
+        preserveDigests: Bool = false, referrers policy: ReferrerPolicy = .all, excluding present: Inventory? = nil
     ) throws -> ExportReport {
         // Said before any work, and about the directory: not about the temporary file inside it.
-        let (directory, name) = Self.split(path)
+        let (directory, name) = FileSystem.splitPath(path)
         guard FileSystem.isDirectoryFollowingLinks(directory) else {
             throw StowageError(
                 FileSystem.exists(directory) ? .io : .notFound,
@@ -112,7 +122,8 @@ public struct ArchiveExporter {
         if let (edge, issue) = graph.blockingIssues(in: groups).first {
             throw StowageError(.invalidLayout, "cannot export: \(edge.summary) \(issue.explanation); run `stowage verify`")
         }
-        let blobs = try plan(groups, documents: documents)
+        let reachable = try plan(groups, documents: documents)
+        let blobs = present.map { inventory in reachable.filter { !inventory.holds($0.digest, size: $0.size) } } ?? reachable
 
         var exported = index
         exported.manifests = entries
@@ -153,7 +164,9 @@ public struct ArchiveExporter {
             images: entries.map {
                 ExportedImage(reference: $0.refName, digest: $0.digest.string, mediaType: $0.mediaType.rawValue, filtered: filtered[$0.digest])
             },
-            blobs: blobs.count, bytes: blobs.reduce(0) { $0 + $1.size })
+            blobs: blobs.count, bytes: blobs.reduce(0) { $0 + $1.size },
+            blobsLeftOut: present.map { _ in reachable.count - blobs.count },
+            bytesLeftOut: present.map { _ in reachable.reduce(0) { $0 + $1.size } - blobs.reduce(0) { $0 + $1.size } })
     }
 
     /// The `index.json` entries to export, in the order asked, each once.
@@ -214,11 +227,5 @@ public struct ArchiveExporter {
             throw StowageError(
                 .digestMismatch, "cannot export: blob \(digest) of layout \(layout.root) is corrupt (its content hashes to \(actual)); run `stowage verify`")
         }
-    }
-
-    private static func split(_ path: String) -> (directory: String, name: String) {
-        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
-        let directory = String(path[..<slash])
-        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
     }
 }

@@ -17,7 +17,19 @@ public struct ImportedImage: Sendable, Codable, Equatable {
     public var referrerOf: String?
 }
 
-/// What one `stowage import` of one archive did.
+/// A blob an archive references but holds not, and the layout lacks too.
+public struct MissingBlob: Sendable, Codable, Equatable {
+    /// The blob's digest.
+    public var digest: String
+    /// Its size, as the descriptor declares it.
+    public var size: Int64
+    /// Its media type, as the descriptor declares it.
+    public var mediaType: String
+    /// What references it: `index.json`, `manifest sha256:…` or `index sha256:…`.
+    public var referencedBy: String
+}
+
+/// What one `stowage import` of one archive did, or with `--dry-run` would do.
 public struct ImportReport: Sendable, Codable, Equatable {
     /// The archive path.
     public var archive: String
@@ -35,6 +47,13 @@ public struct ImportReport: Sendable, Codable, Equatable {
     public var bytesSkipped: Int64
     /// Bytes actually read from the archive file.
     public var bytesRead: Int64
+    /// Blobs the archive references without holding them (a delta), found in the layout.
+    public var blobsNotInArchive = 0
+    /// True for a dry run: the counts say what an import would do, and nothing changed.
+    public var dryRun: Bool?
+    /// A dry run's blobs that neither the archive nor the layout holds: the import would
+    /// fail. (An import fails instead of reporting them.)
+    public var missing: [MissingBlob]?
 }
 
 /// Imports oci-archive and docker-archive tarballs into a layout, reading each
@@ -45,6 +64,10 @@ public struct ImportReport: Sendable, Codable, Equatable {
 /// present, and only then are blobs linked into `blobs/` and names written to
 /// `index.json` (under the layout lock). A failure before that point leaves the
 /// layout as it was.
+///
+/// An archive need not hold every blob it references: a delta
+/// (`stowage export --exclude-present`) leaves out what the layout already has. A
+/// blob neither holds fails the import, naming every such blob.
 public struct ArchiveImporter: Sendable {
     /// The layout images are imported into.
     public let layout: Layout
@@ -140,20 +163,25 @@ public struct ArchiveImporter: Sendable {
 
     /// Reads an archive and links its blobs into the layout; the caller holds the
     /// blob lock and writes `entries` to `index.json`.
-    private func importBlobs(_ path: String, tag: RefName?, policy: ReferrerPolicy) throws -> ImportedArchive {
-        let staging = try layout.makeStagingDirectory("import")
-        defer { try? FileSystem.removeTree(staging) }
+    /// With `dryRun`, nothing is written (not even under `.stowage/`) and no blob of the
+    /// layout is touched; the report says what an import would add and what it lacks.
+    func importBlobs(_ path: String, tag: RefName?, policy: ReferrerPolicy, dryRun: Bool = false) throws -> ImportedArchive {
+        let staging = dryRun ? nil : try layout.makeStagingDirectory("import")
+        defer { if let staging { try? FileSystem.removeTree(staging) } }
 
-        var scan = try ArchiveScan(archive: path, layout: layout, stagingDirectory: staging)
+        var scan = try ArchiveScan(archive: path, layout: layout, mode: staging.map { .stage($0) } ?? .list)
         var needed = Set<Digest>()
+        var missing: [Digest: MissingBlob] = [:]
         let format: String
         var candidates: [Candidate]
         if scan.index != nil {
             format = "oci-archive"
-            candidates = try ociCandidates(scan, needed: &needed, policy: policy)
-        } else if scan.documents["manifest.json"] != nil {
+            candidates = try ociCandidates(scan, needed: &needed, missing: &missing, policy: policy)
+        } else if scan.documents["manifest.json"] != nil, let staging {
             format = "docker-archive"
             candidates = try dockerCandidates(&scan, staging: staging, needed: &needed)
+        } else if scan.documents["manifest.json"] != nil {
+            throw StowageError(.unsupported, "\(path) is a docker-archive; a dry run reads oci-archives only, so import it without --dry-run")
         } else {
             throw StowageError(.invalidArchive, "\(path) is neither an oci-archive (no index.json) nor a docker-archive (no manifest.json)")
         }
@@ -167,9 +195,17 @@ public struct ArchiveImporter: Sendable {
             candidates[images[0]].names = [tag]
         }
 
+        let lacking = missing.values.sorted { $0.digest < $1.digest }
+        if !lacking.isEmpty && !dryRun { throw Self.lackingError(path, lacking) }
         // Every check that can refuse the archive runs before the first blob is linked.
         let platforms = try candidates.map { candidate in
-            try Layout.platforms(of: candidate.descriptor) { digest, _ in try scan.readDocument(digest, layout: layout) }
+            do {
+                return try Layout.platforms(of: candidate.descriptor) { digest, _ in try scan.readDocument(digest, layout: layout) }
+            } catch {
+                // A dry run goes on past what is missing, so a platform may be unknown.
+                if dryRun && !lacking.isEmpty { return [] }
+                throw error
+            }
         }
         for index in candidates.indices where candidates[index].descriptor.platform == nil {
             if candidates[index].descriptor.mediaType.isManifest, platforms[index].count == 1 {
@@ -182,8 +218,19 @@ public struct ArchiveImporter: Sendable {
         var report = ImportReport(
             archive: path, format: format, images: [], blobsAdded: 0, bytesAdded: 0,
             blobsSkipped: 0, bytesSkipped: scan.bytesSkipped, bytesRead: scan.bytesRead)
+        report.blobsNotInArchive = needed.filter { scan.blobs[$0] == nil }.count
+        if dryRun {
+            report.dryRun = true
+            report.missing = lacking
+        }
         for digest in needed.sorted() {
             switch scan.blobs[digest] {
+            case .inMemory(let bytes)?:
+                report.blobsAdded += 1
+                report.bytesAdded += Int64(bytes.count)
+            case .listed(let size)?:
+                report.blobsAdded += 1
+                report.bytesAdded += size
             case .staged(let file, let size)?:
                 // Another import may have linked the same blob meanwhile; the link then
                 // fails with EEXIST, and the blob there is kept (and refreshed).
@@ -196,11 +243,11 @@ public struct ArchiveImporter: Sendable {
                 }
             case .inLayout?, nil:
                 // Relied on, not copied: fresh times keep it out of gc's reach until named.
-                layout.blobs.refresh(digest)
+                if !dryRun { layout.blobs.refresh(digest) }
                 report.blobsSkipped += 1
             }
         }
-        if report.blobsAdded > 0 { try layout.blobs.syncDirectory() }
+        if report.blobsAdded > 0 && !dryRun { try layout.blobs.syncDirectory() }
 
         report.images = zip(candidates, platforms).map { candidate, platforms in
             ImportedImage(
@@ -213,7 +260,9 @@ public struct ArchiveImporter: Sendable {
 
     // MARK: - oci-archive
 
-    private func ociCandidates(_ scan: ArchiveScan, needed: inout Set<Digest>, policy: ReferrerPolicy) throws -> [Candidate] {
+    private func ociCandidates(
+        _ scan: ArchiveScan, needed: inout Set<Digest>, missing: inout [Digest: MissingBlob], policy: ReferrerPolicy
+    ) throws -> [Candidate] {
         let archive = scan.archive
         if let link = scan.symbolicLinks.first {
             throw scan.failure(link, "is a symbolic link; an oci-archive must contain only files and directories")
@@ -272,13 +321,28 @@ public struct ArchiveImporter: Sendable {
         var walked: [String: Int] = [:]
         return try found.indices.filter(kept.contains).map { position in
             let (entry, subject, _) = found[position]
-            try checkReachable(entry, from: "index.json", listedAsManifest: true, scan: scan, needed: &needed, walked: &walked, depth: 0)
+            try checkReachable(
+                entry, from: "index.json", listedAsManifest: true, scan: scan, needed: &needed, missing: &missing, walked: &walked, depth: 0)
             var descriptor = entry
             descriptor.refName = nil
             descriptor.annotations?[Descriptor.containerdNameAnnotation] = nil
             if descriptor.annotations?.isEmpty == true { descriptor.annotations = nil }
             return Candidate(descriptor: descriptor, names: try names(of: entry, archive: archive), subject: subject)
         }
+    }
+
+    /// The error of an import that lacks blobs: every digest up to a point, and what to do.
+    public static func lackingError(_ archive: String, _ lacking: [MissingBlob]) -> StowageError {
+        let shown = 8
+        var list = lacking.prefix(shown).map(\.digest).joined(separator: ", ")
+        if lacking.count > shown {
+            list += " and \(lacking.count - shown) more (`stowage import --dry-run --json \(archive)` lists them all)"
+        }
+        let count = lacking.count == 1 ? "1 blob" : "\(lacking.count) blobs"
+        return StowageError(
+            .notFound,
+            "\(archive) lacks \(count) that the layout does not have either: \(list); "
+                + "import the full export or the missing images first (nothing was imported)")
     }
 
     /// The names an archive gives an index entry: a full `ref.name`, else the full
@@ -304,25 +368,30 @@ public struct ArchiveImporter: Sendable {
 
     /// Checks that a descriptor's blob is in the archive or the layout with the declared
     /// size, and, for manifests and indexes, that each is what its descriptor says and
-    /// that everything it references is there too, recursively.
+    /// that everything it references is there too, recursively. A blob in neither is
+    /// recorded in `missing` (what a missing document references stays unknown).
     /// A descriptor `listedAsManifest` (an index entry) whose media type is no document
     /// Stowage knows, but whose bytes may reference content, is refused: what it
     /// references could not be linked, checked or kept by gc.
     private func checkReachable(
         _ descriptor: Descriptor, from parent: String, listedAsManifest: Bool = false, scan: ArchiveScan,
-        needed: inout Set<Digest>, walked: inout [String: Int], depth: Int
+        needed: inout Set<Digest>, missing: inout [Digest: MissingBlob], walked: inout [String: Int], depth: Int
     ) throws {
         let archive = scan.archive
         let digest = descriptor.digest
         let size: Int64
         if let location = scan.blobs[digest] {
             size = location.size
-        } else if let inLayout = try layout.blobs.sizeRefreshing(digest) {
+        } else if let inLayout = try scan.presentSize(digest, layout: layout) {
             size = inLayout
         } else if descriptor.mediaType.isNonDistributable && !(descriptor.urls ?? []).isEmpty {
             return
         } else {
-            throw StowageError(.invalidArchive, "\(archive): \(parent) references blob \(digest), which is neither in the archive nor in the layout")
+            if missing[digest] == nil {
+                missing[digest] = MissingBlob(
+                    digest: digest.string, size: descriptor.size, mediaType: descriptor.mediaType.rawValue, referencedBy: parent)
+            }
+            return
         }
         guard size == descriptor.size else {
             throw StowageError(.invalidArchive, "\(archive): \(parent) declares blob \(digest) as \(descriptor.size) bytes, but it is \(size) bytes")
@@ -357,9 +426,9 @@ public struct ArchiveImporter: Sendable {
         for (child, role) in document.requiredReferences {
             try checkReachable(
                 child, from: place, listedAsManifest: role == .manifest || role == .index, scan: scan,
-                needed: &needed, walked: &walked, depth: depth + 1)
+                needed: &needed, missing: &missing, walked: &walked, depth: depth + 1)
         }
-        if case .manifest(let manifest) = document, manifest.config.mediaType.isImageConfig {
+        if case .manifest(let manifest) = document, manifest.config.mediaType.isImageConfig, missing[manifest.config.digest] == nil {
             _ = try JSONCoding.decode(
                 ImageConfig.self, from: scan.readDocument(manifest.config.digest, layout: layout),
                 what: "\(archive): config \(manifest.config.digest)")

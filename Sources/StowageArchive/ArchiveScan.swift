@@ -7,17 +7,35 @@ import StowageModel
 /// The result of reading an archive once, front to back: its small metadata
 /// documents in memory, and every blob either found already in the layout
 /// (skipped unread) or staged, verified, under `.stowage/tmp/`.
+///
+/// A dry run (`Mode.list`) writes nothing anywhere and touches no blob of the layout:
+/// blobs the layout lacks are listed, and only those that may be manifests, indexes
+/// or configs (JSON, at most `BlobStore.maxDocumentSize`) are read into memory and
+/// checked, so that the graph can be walked.
 struct ArchiveScan {
+    /// How the blobs the layout lacks are handled.
+    enum Mode {
+        /// Copied into staging files in this directory, to be linked into the layout.
+        case stage(String)
+        /// Listed, never written (a dry run).
+        case list
+    }
+
     /// Where a blob of the archive is.
     enum BlobLocation {
         /// Already in the layout; the archive's copy was skipped without being read.
         case inLayout(size: Int64)
         /// Copied from the archive into a staging file, hash and size checked.
         case staged(path: String, size: Int64)
+        /// A dry run's JSON blob, hash and size checked, held in memory.
+        case inMemory([UInt8])
+        /// A dry run's other blob: in the archive, not read.
+        case listed(size: Int64)
 
         var size: Int64 {
             switch self {
-            case .inLayout(let size), .staged(_, let size): size
+            case .inLayout(let size), .staged(_, let size), .listed(let size): size
+            case .inMemory(let bytes): Int64(bytes.count)
             }
         }
     }
@@ -42,11 +60,13 @@ struct ArchiveScan {
     var symbolicLinks: [String] = []
     var bytesSkipped: Int64 = 0
     var bytesRead: Int64 = 0
+    let mode: Mode
     private let pipeline = ChunkPipeline()
 
-    /// Reads the whole archive, staging what the layout lacks into `stagingDirectory`.
-    init(archive path: String, layout: Layout, stagingDirectory: String) throws {
+    /// Reads the whole archive, staging what the layout lacks as `mode` says.
+    init(archive path: String, layout: Layout, mode: Mode) throws {
         archive = path
+        self.mode = mode
         let reader = try ArchiveReader(path: path)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
@@ -71,7 +91,7 @@ struct ArchiveScan {
             case .special:
                 throw failure(entry.path, "is a device, fifo or socket; image archives contain only files and directories")
             case .regularFile:
-                try scanFile(entry, reader: reader, buffer: buffer, layout: layout, staging: stagingDirectory)
+                try scanFile(entry, reader: reader, buffer: buffer, layout: layout)
             }
         }
         guard entries > 0 else {
@@ -81,8 +101,7 @@ struct ArchiveScan {
     }
 
     private mutating func scanFile(
-        _ entry: ArchiveEntry, reader: ArchiveReader, buffer: UnsafeMutableRawBufferPointer,
-        layout: Layout, staging: String
+        _ entry: ArchiveEntry, reader: ArchiveReader, buffer: UnsafeMutableRawBufferPointer, layout: Layout
     ) throws {
         if entry.path == "index.json" {
             guard entry.size <= Int64(FileSystem.maxIndexSize) else {
@@ -109,13 +128,17 @@ struct ArchiveScan {
 
         if entry.path.hasPrefix("blobs/") {
             let digest = try Self.blobDigest(entry.path, archive: archive)
-            if let existing = try layout.blobs.sizeRefreshing(digest) {
+            if let existing = try presentSize(digest, layout: layout) {
                 guard existing == entry.size else {
                     throw failure(entry.path, "is \(entry.size) bytes, but the layout's blob \(digest) is \(existing) bytes")
                 }
                 try reader.skip()
                 bytesSkipped += entry.size
                 blobs[digest] = .inLayout(size: existing)
+                return
+            }
+            guard case .stage(let staging) = mode else {
+                blobs[digest] = try listBlob(entry, digest: digest, reader: reader, buffer: buffer)
                 return
             }
             let writer = try layout.blobs.makeWriter(in: staging)
@@ -131,6 +154,10 @@ struct ArchiveScan {
         }
 
         // A docker-archive file named by something other than its digest: hash it to learn it.
+        guard case .stage(let staging) = mode else {
+            throw StowageError(
+                .unsupported, "\(archive): a dry run reads oci-archives only, and entry \(entry.path) makes this a docker-archive; import it without --dry-run")
+        }
         let writer = try layout.blobs.makeWriter(in: staging)
         do {
             try copy(entry, reader: reader, buffer: buffer, into: writer)
@@ -143,6 +170,43 @@ struct ArchiveScan {
             writer.discard()
             throw error
         }
+    }
+
+    /// The size of the layout's blob `digest`, or nil when it has none. An import keeps
+    /// what it relies on out of gc's reach by refreshing it; a dry run touches nothing.
+    func presentSize(_ digest: Digest, layout: Layout) throws -> Int64? {
+        if case .list = mode { return try layout.blobs.size(of: digest) }
+        return try layout.blobs.sizeRefreshing(digest)
+    }
+
+    /// A dry run's blob that the layout lacks: read into memory and checked if it may be
+    /// a document (it starts with `{` and is small enough), else skipped unread.
+    private func listBlob(
+        _ entry: ArchiveEntry, digest: Digest, reader: ArchiveReader, buffer: UnsafeMutableRawBufferPointer
+    ) throws -> BlobLocation {
+        guard entry.size <= Int64(BlobStore.maxDocumentSize) else {
+            try reader.skip()
+            return .listed(size: entry.size)
+        }
+        var bytes: [UInt8] = []
+        while true {
+            let n = try reader.read(into: buffer)
+            if n == 0 { break }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            if bytes.count > BlobStore.maxDocumentSize { throw failure(entry.path, "holds more bytes than its header declares") }
+            guard bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }).map({ $0 == UInt8(ascii: "{") }) ?? true else {
+                try reader.skip()
+                return .listed(size: entry.size)
+            }
+        }
+        guard Int64(bytes.count) == entry.size else {
+            throw failure(entry.path, "holds \(bytes.count) bytes but its header declares \(entry.size)")
+        }
+        let actual = ContentHasher.digest(of: bytes)
+        guard actual == digest else {
+            throw failure(entry.path, "is corrupt: its content hashes to \(actual)")
+        }
+        return .inMemory(bytes)
     }
 
     private func copy(
@@ -186,6 +250,10 @@ struct ArchiveScan {
         switch blobs[digest] {
         case .staged(let path, _)?:
             return try FileSystem.readFile(path, limit: BlobStore.maxDocumentSize)
+        case .inMemory(let bytes)?:
+            return bytes
+        case .listed?:
+            throw StowageError(.invalidArchive, "\(archive): blob \(digest) is read as a manifest, index or config, but it is not a JSON document")
         case .inLayout?, nil:
             return try layout.blobs.readDocument(digest)
         }

@@ -241,9 +241,30 @@ public enum FileSystem {
         try fsync(fd, path: path)
     }
 
+    /// Writes `temporary` (which must not exist) with `body`, fsyncs it and renames it over
+    /// `path`, so `path` is replaced whole or not at all; `temporary` is removed on failure.
+    public static func replaceFile(
+        _ path: String, through temporary: String, _ body: (_ write: ([UInt8]) throws -> Void) throws -> Void
+    ) throws {
+        do {
+            try writeNewFile(temporary, body)
+            try rename(temporary, path)
+        } catch {
+            try? removeFile(temporary)
+            throw error
+        }
+    }
+
     /// Whether this process may write into `path` (false on a read-only mount or directory).
     public static func isWritable(_ path: String) -> Bool {
         access(path, W_OK) == 0
+    }
+
+    /// The directory of `path` (`.` for a bare name, `/` at the root) and its last component.
+    public static func splitPath(_ path: String) -> (directory: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let directory = String(path[..<slash])
+        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
     }
 
     /// A short random hex string for temporary names.

@@ -59,6 +59,12 @@ public final class Layout: Sendable {
         return layout
     }
 
+    /// The layout at `root` as `open` checks it, or, when nothing is there yet, an empty
+    /// layout that is not created: what a dry run plans against. Nothing is written.
+    public static func openOrEmpty(_ root: String) throws -> Layout {
+        FileSystem.exists(root) ? try open(root) : Layout(root: root)
+    }
+
     /// Opens a layout, creating it (and the directory) when absent. An existing
     /// directory that holds something other than a layout is refused.
     public static func create(_ root: String) throws -> Layout {
@@ -180,13 +186,7 @@ public final class Layout: Sendable {
     /// Writes a file in pieces to a temporary file, fsyncs it and renames it over `path`.
     func replaceFile(_ path: String, writing body: (_ write: ([UInt8]) throws -> Void) throws -> Void) throws {
         let temporary = "\(temporaryDirectory)/replace-\(getpid())-\(FileSystem.randomSuffix())"
-        do {
-            try FileSystem.writeNewFile(temporary, body)
-            try FileSystem.rename(temporary, path)
-        } catch {
-            try? FileSystem.removeFile(temporary)
-            throw error
-        }
+        try FileSystem.replaceFile(path, through: temporary, body)
         try FileSystem.fsyncDirectory(root)
         if path == indexPath { recordIndexWritten() }
     }

@@ -1,46 +1,59 @@
 import AsyncHTTPClient
 import NIOCore
+import NIOHTTP1
 import StowageModel
 
 extension RegistryClient {
-    /// The most pages of a tag list Stowage follows.
-    static let maxTagPages = 1000
-
-    /// Every tag of `repository` (`GET /v2/<name>/tags/list`), following `Link: <…>; rel="next"`
-    /// pages; sorted and without repeats. A repository the registry does not have fails
-    /// with `.notFound`.
+    /// The tags of `repository` (`GET /v2/<name>/tags/list`), following
+    /// `Link: <…>; rel="next"` pages, in the order the registry gives them. A
+    /// repository the registry does not know is an error; one without tags gives none.
+    /// Each page asks for `RegistryOptions.tagPageSize` tags; a tag listed twice counts once.
     public func listTags(_ repository: String) async throws -> [String] {
         var url = "/v2/\(repository)/tags/list?n=\(max(1, options.tagPageSize))"
-        var tags = Set<String>()
-        for _ in 0..<Self.maxTagPages {
-            let (page, next): ([String], String?) = try await withRetries { _ in
+        var tags: [String] = []
+        var seen = Set<String>()
+        var pages = 0
+        while true {
+            pages += 1
+            guard pages <= 10_000 else {
+                throw StowageError(.registry, "registry \(host): the tags of \(repository) run to more than 10000 pages")
+            }
+            let (page, next): (TagList, String?) = try await withRetries { _ in
                 let request = Request(
                     method: .GET, url: url, headers: [("Accept", "application/json")],
-                    scope: [(repository, "pull")], what: "tags of \(repository)")
+                    scope: [(repository, "pull")], what: "the tags of \(repository)")
                 let response = try await send(request)
                 if response.status == .notFound {
-                    _ = try? await response.body.collect(upTo: 1 << 20)
-                    throw StowageError(.notFound, "registry \(host) has no repository \(repository)")
+                    _ = try? await collect(response, upTo: 1 << 20, what: request.what)
+                    throw StowageError(.notFound, "registry \(host) has no repository \(repository) (404 for its tags)")
                 }
                 try await check(response, request, expected: [200])
                 let body: ByteBuffer
                 do {
-                    body = try await response.body.collect(upTo: 16 << 20)
+                    body = try await collect(response, upTo: 64 << 20, what: request.what)
+                } catch let failure as RetryableFailure {
+                    throw failure
                 } catch {
-                    throw StowageError(.registry, "registry \(host): a page of \(request.what) is larger than 16 MiB or broke off", cause: "\(error)")
+                    throw StowageError(.registry, "registry \(host): \(request.what) is larger than 64 MiB or broke off", cause: "\(error)")
                 }
-                let listing = try JSONCoding.decode(TagList.self, from: Array(buffer: body), what: "registry \(host): \(request.what)")
-                return (listing.tags ?? [], response.headers.first(name: "Link").flatMap(Self.nextLink))
+                let list = try JSONCoding.decode(TagList.self, from: Array(buffer: body), what: "registry \(host): \(request.what)")
+                return (list, response.headers.first(name: "Link").flatMap(Self.nextLink))
             }
-            tags.formUnion(page)
-            guard let next else { return tags.sorted() }
+            for tag in page.tags ?? [] {
+                guard Reference.isValidTag(tag) else {
+                    throw StowageError(.registry, "registry \(host) lists a tag '\(Digest.printable(tag))' of \(repository), which is not a valid tag")
+                }
+                if seen.insert(tag).inserted { tags.append(tag) }
+            }
+            guard let next else { break }
             url = next
         }
-        throw StowageError(.registry, "registry \(host): the tags of \(repository) run to more than \(Self.maxTagPages) pages")
+        return tags
     }
 }
 
-/// The body of `GET /v2/<name>/tags/list`; `tags` is null for a repository without tags.
+/// The body of `GET /v2/<name>/tags/list`.
 private struct TagList: Decodable {
+    var name: String?
     var tags: [String]?
 }

@@ -18,6 +18,10 @@ struct ExportCommand: ParsableCommand {
             that platform; several by a new index of just those (a new digest, written to the
             archive only and said in the output), which --preserve-digests refuses. `stowage import FILE` restores the same references and digests;
             `skopeo copy oci-archive:FILE:REF ...` reads it too.
+            With --exclude-present INVENTORY (written on the other side by `stowage inventory`), the
+            archive is a delta: its index.json names the same images, whole, but it holds only the
+            blobs the inventory lacks (a blob counts as present when its digest and size match).
+            `stowage import` of a delta succeeds only on a layout that has the rest.
             """)
 
     @OptionGroup var options: LayoutOptions
@@ -37,6 +41,10 @@ struct ExportCommand: ParsableCommand {
 
     @Flag(name: .customLong("preserve-digests"), help: "Refuse to make a new index (several --platform of an index), as skopeo does.")
     var preserveDigests = false
+
+    @Option(name: .customLong("exclude-present"), help: ArgumentHelp(
+        "Leave out every blob this inventory holds (a delta for the other side).", valueName: "INVENTORY"))
+    var excludePresent: String?
 
     @OptionGroup var referrers: ReferrerOptions
 
@@ -64,10 +72,12 @@ struct ExportCommand: ParsableCommand {
         } else {
             compression = .none
         }
+        // Read and checked before anything else: a bad inventory writes nothing.
+        let present = try excludePresent.map(Inventory.load)
         let report = try ArchiveExporter(layout: options.open())
             .export(
                 to: output, references: references, compression: compression, platforms: platform.map(Platform.init(parsing:)),
-                preserveDigests: preserveDigests, referrers: referrers.policy)
+                preserveDigests: preserveDigests, referrers: referrers.policy, excluding: present)
         if json {
             try Output.json(report)
             return
@@ -75,6 +85,9 @@ struct ExportCommand: ParsableCommand {
         let compressed = report.compression == "none" ? "" : ", \(report.compression)"
         Output.line(
             "exported \(report.images.count) image\(report.images.count == 1 ? "" : "s"), \(report.blobs) blobs (\(Output.size(report.bytes))) to \(report.archive)\(compressed)")
+        if let excludePresent, let left = report.blobsLeftOut, let bytes = report.bytesLeftOut {
+            Output.line("left out \(left) blobs (\(Output.size(bytes))) that \(excludePresent) holds")
+        }
         for image in report.images {
             if let filtered = image.filtered { Output.line("  \(filtered.summary)") }
             Output.line("  \(image.reference ?? "<none>")  \(image.digest)")

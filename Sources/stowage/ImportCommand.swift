@@ -14,6 +14,11 @@ struct ImportCommand: ParsableCommand {
             and its digest printed, so it can be named with `stowage tag` or used by an index.
             Each archive is imported all or nothing; blobs the layout has are skipped unread.
             Several archives are read two at a time; a failing one leaves the others imported.
+            An archive may leave out blobs the layout already has (a delta written by `stowage export
+            --exclude-present`); if it leaves out one the layout lacks too, the import fails, lists
+            the missing digests and adds nothing. --dry-run reads the archives (oci-archives) and
+            says what an import would add (names, blobs, bytes) and what it lacks, writing nothing,
+            not even to the layout's .stowage/; it exits non-zero when an import would fail.
             """)
 
     @OptionGroup var options: LayoutOptions
@@ -22,6 +27,9 @@ struct ImportCommand: ParsableCommand {
     var tag: String?
 
     @OptionGroup var referrers: ReferrerOptions
+
+    @Flag(name: .customLong("dry-run"), help: "Say what the import would add and lack; change nothing.")
+    var dryRun = false
 
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
@@ -38,6 +46,7 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let name = try tag.map { try RefName(userInput: $0) }
+        if dryRun { return try runDry(tag: name) }
         let layout = try options.create()
         let importer = ArchiveImporter(layout: layout)
         let paths = try archives.map { try ArchiveImporter.archivePath($0) }
@@ -52,10 +61,32 @@ struct ImportCommand: ParsableCommand {
         for case .failure(let error) in results { throw error }
     }
 
+    /// `--dry-run`: every archive planned against the layout as it is, one after the other.
+    private func runDry(tag: RefName?) throws {
+        let importer = ArchiveImporter(layout: try Layout.openOrEmpty(options.path()))
+        let paths = try archives.map { try ArchiveImporter.archivePath($0) }
+        let reports = try paths.map { try importer.dryRun($0, tag: tag, referrers: referrers.policy) }
+        if json { try Output.json(reports) } else { reports.forEach(printReport) }
+        for report in reports {
+            if let missing = report.missing, !missing.isEmpty { throw ArchiveImporter.lackingError(report.archive, missing) }
+        }
+    }
+
     private func printReport(_ report: ImportReport) {
-        Output.line(
-            "imported \(report.archive) (\(report.format)): \(report.blobsAdded) blobs added (\(Output.size(report.bytesAdded))), "
-                + "\(report.blobsSkipped) already present")
+        let fromLayout = report.blobsNotInArchive > 0 ? " (\(report.blobsNotInArchive) of them not in the archive)" : ""
+        if report.dryRun == true {
+            Output.line(
+                "would import \(report.archive) (\(report.format)): \(report.blobsAdded) blobs to add (\(Output.size(report.bytesAdded))), "
+                    + "\(report.blobsSkipped) already present\(fromLayout)")
+            if let missing = report.missing, !missing.isEmpty {
+                Output.line("  lacks \(missing.count) blob\(missing.count == 1 ? "" : "s") that the layout does not have either:")
+                for blob in missing { Output.line("    \(blob.digest)  \(blob.size) bytes  of \(blob.referencedBy)") }
+            }
+        } else {
+            Output.line(
+                "imported \(report.archive) (\(report.format)): \(report.blobsAdded) blobs added (\(Output.size(report.bytesAdded))), "
+                    + "\(report.blobsSkipped) already present\(fromLayout)")
+        }
         for image in report.images {
             let platforms = image.platforms.joined(separator: ",")
             if let subject = image.referrerOf, image.references.isEmpty {

@@ -21,7 +21,8 @@ struct Stowage: AsyncParsableCommand {
         subcommands: [
             ImportCommand.self, IndexCommand.self, ListCommand.self, InspectCommand.self, TagCommand.self, RemoveCommand.self,
             PushCommand.self, SyncCommand.self, PullCommand.self, CopyCommand.self,
-            MirrorCommand.self, DigestCommand.self, VerifyCommand.self, GCCommand.self, ExportCommand.self, ReferrersCommand.self,
+            MirrorCommand.self, DigestCommand.self, VerifyCommand.self, GCCommand.self, ExportCommand.self, InventoryCommand.self,
+            ReferrersCommand.self,
         ]
     )
 

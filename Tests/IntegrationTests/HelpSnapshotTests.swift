@@ -8,7 +8,7 @@ import Testing
 @Suite struct HelpSnapshotTests {
     static let commands: [[String]] = [
         [], ["import"], ["index", "create"], ["index", "add"], ["index", "remove"], ["ls"], ["inspect"], ["tag"], ["rm"],
-        ["verify"], ["gc"], ["export"], ["push"], ["sync"], ["pull"], ["copy"], ["referrers"], ["mirror"], ["digest"],
+        ["verify"], ["gc"], ["export"], ["inventory"], ["push"], ["sync"], ["pull"], ["copy"], ["referrers"], ["mirror"], ["digest"],
     ]
 
     static var snapshotDirectory: String {

@@ -10,7 +10,8 @@ import NIOPosix
 /// `PATCH`, `PUT …?digest=`, mounts), manifest `PUT` (answering `OCI-Subject` for a
 /// manifest with a `subject`, as registries with the API do), and
 /// `GET /v2/<name>/referrers/<digest>`, with `artifactType` filtering and paging through
-/// `Link: <…>; rel="next"` (`pageSize` descriptors a page). With `referrersAPI = false`
+/// `Link: <…>; rel="next"` (`pageSize` descriptors a page), and `GET /v2/<name>/tags/list`,
+/// paged the same way (`pageSize` tags a page, `?last=`). With `referrersAPI = false`
 /// that endpoint answers 404 and no `OCI-Subject` is sent, as registries without it do.
 ///
 /// Content is put in by clients or with `putManifest` and `putBlob`; no authentication. Every request
@@ -149,6 +150,9 @@ public final class ReferrersRegistry: @unchecked Sendable {
             let mediaType = headers.first(name: "Content-Type") ?? "application/vnd.oci.image.manifest.v1+json"
             return storeManifest(body, mediaType: mediaType, repository: String(rest[..<range.lowerBound]), reference: String(rest[range.upperBound...]))
         }
+        if method == "GET", rest.hasSuffix("/tags/list") {
+            return tagList(repository: String(rest.dropLast("/tags/list".count)), query: query)
+        }
         for kind in ["manifests", "blobs", "referrers"] {
             guard let range = rest.range(of: "/\(kind)/", options: .backwards) else { continue }
             let repository = String(rest[..<range.lowerBound])
@@ -219,6 +223,22 @@ public final class ReferrersRegistry: @unchecked Sendable {
             status: 200,
             headers: [("Content-Type", stored.mediaType), ("Docker-Content-Digest", digest), ("Content-Length", String(stored.bytes.count))],
             body: method == "HEAD" ? [] : stored.bytes)
+    }
+
+    /// The tags of a repository in order, `pageSize` a page, each page after `?last=`.
+    private func tagList(repository: String, query: [String: String]) -> Reply {
+        let (tags, pageSize) = state.withLock { ($0.tags[repository].map { Array($0.keys).sorted() }, $0.pageSize) }
+        guard let tags else {
+            return Reply(status: 404, headers: [("Content-Type", "application/json")], body: Array(#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#.utf8))
+        }
+        let after = tags.filter { tag in query["last"].map { tag > $0 } ?? true }
+        let page = Array(after.prefix(pageSize))
+        var headers: [(String, String)] = [("Content-Type", "application/json")]
+        if after.count > page.count, let last = page.last {
+            headers.append(("Link", "</v2/\(repository)/tags/list?last=\(last)&n=\(pageSize)>; rel=\"next\""))
+        }
+        let object: [String: Any] = ["name": repository, "tags": page]
+        return Reply(status: 200, headers: headers, body: Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()))
     }
 
     private func blob(method: String, digest: String) -> Reply {

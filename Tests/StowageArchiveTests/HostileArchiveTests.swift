@@ -75,7 +75,7 @@ import Testing
         Case(description: "missing oci-layout", mentions: ["oci-layout"], write: writing { $0.remove("oci-layout") }),
         Case(description: "unsupported layout version", mentions: ["oci-layout", "2.0.0"],
              write: writing { $0.replace("oci-layout", with: index(#"{"imageLayoutVersion":"2.0.0"}"#)) }),
-        Case(description: "manifest referencing a missing blob", mentions: [ContentHasher.digest(of: base.layers[1]).string, "neither in the archive nor in the layout"],
+        Case(description: "manifest referencing a missing blob", mentions: [ContentHasher.digest(of: base.layers[1]).string, "lacks 1 blob that the layout does not have either"],
              write: writing { $0.remove(layerPath) }),
         Case(description: "entry with a bad digest algorithm", mentions: ["blobs/sha512/", "sha512"],
              write: writing { $0.entries.insert(.file("blobs/sha512/" + String(repeating: "a", count: 128), [1]), at: 0) }),

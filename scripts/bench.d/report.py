@@ -611,6 +611,12 @@ if doc and os.path.exists(doc):
     hit = re.search(r"<!-- referrers:begin -->.*?<!-- referrers:end -->", open(doc).read(), re.S)
     if hit:
         referrers = hit.group(0) + "\n\n"
+# So is the delta-bundle section at the end, written from scripts/bench.d/delta.py.
+delta = ""
+if doc and os.path.exists(doc):
+    hit = re.search(r"<!-- delta:begin -->.*?<!-- delta:end -->", open(doc).read(), re.S)
+    if hit:
+        delta = hit.group(0) + "\n\n"
 
 dirty = "" if m["dirty"] == "0" else f" plus {m['dirty']} uncommitted change(s) under Sources/ or Package.swift (the checkout is shared)"
 durations = ", ".join(f"{k[2:]} {int(v) // 60}m{int(v) % 60:02d}s" for k, v in facts.items() if k.startswith("t_"))
@@ -684,7 +690,7 @@ scripts/bench-referrers                       # the referrers section (signature
 The first run builds stowage into `.build-bench` (a few minutes on 2 cores). The
 measurements of the run above took {int(facts.get('t_total', 0)) // 60} min {int(facts.get('t_total', 0)) % 60} s (sizes: large layer {large_mib} MiB,
 3-arch layers {arch_mib} MiB, gc layout {m['gc_blobs']} blobs / {m['gc_refs']} references, {n} runs).
-"""
+{(chr(10) + delta.rstrip(chr(10)) + chr(10)) if delta else ""}"""
 print(md)
 if doc:
     os.makedirs(os.path.dirname(os.path.abspath(doc)), exist_ok=True)
