@@ -80,11 +80,12 @@ public struct MultiRegistrySync: Sendable {
     public func run(dryRun: Bool) async -> MultiSyncReport {
         let started = Date()
         let progress = TransferProgress(
-            verb: planners.count == 1 ? "syncing" : "syncing to \(planners.count) registries", show: showProgress)
+            verb: "syncing", show: showProgress)
         defer { progress.finish() }
         var parts: [SyncDestination] = []
         for planner in planners {
-            var part = SyncDestination(planner: planner, session: TransferSession(options: options), progress: progress)
+            let own = planners.count == 1 ? progress : progress.part(planner.target)
+            var part = SyncDestination(planner: planner, session: TransferSession(options: options), progress: own)
             part.referrers = referrers
             parts.append(part)
         }

@@ -59,7 +59,7 @@ struct SyncCommand: AsyncParsableCommand {
     var json = false
 
     @Argument(help: ArgumentHelp("The registries, HOST[:PORT][/PREFIX]; each blob is read once for all of them.", valueName: "TARGET"))
-    var targets: [String] = []
+    var targets: [String]
 
     struct Report: Codable {
         var dryRun: Bool
@@ -71,7 +71,6 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard !targets.isEmpty else { throw ValidationError("give at least one TARGET, HOST[:PORT][/PREFIX]") }
         var seen = Set<String>()
         for target in targets where !seen.insert(target).inserted {
             throw ValidationError("the target \(target) is given twice")
