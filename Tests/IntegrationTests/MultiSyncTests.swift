@@ -19,14 +19,7 @@ import Testing
 
     /// The 3-platform index and an image with two larger layers (3 MB and 1 MB).
     func makeLayout() throws {
-        #expect(try stowage([
-            "index", "create", "--layout", layout, "--tag", "team/app:v1",
-            Fixtures.path("x86_64.tar"), Fixtures.path("aarch64.tar"), Fixtures.path("ppc64le.tar"),
-        ]).status == 0)
-        let big = TestImage.make(layers: [pseudoRandomBytes(3_000_000, seed: 31), pseudoRandomBytes(1_000_000, seed: 32)])
-        let archive = directory.child("big.tar")
-        try ArchiveBuilder.ociArchive(big, refName: "team/big:1").write(to: archive)
-        #expect(try stowage(["import", "--layout", layout, archive]).status == 0)
+        try SyncLayout.make(at: layout, bigLayers: [3_000_000, 1_000_000], scratch: directory)
     }
 
     /// The configs and layers the layout's images reach, each once: how many, and their bytes.
@@ -40,7 +33,7 @@ import Testing
 
     /// Every name and child on the registry has the layout's exact bytes, and skopeo copies it all.
     func expectSynced(_ host: String, skopeoFlags: [String] = ["--tls-verify=false"]) throws {
-        for name in ["team/app:v1", "team/big:1"] {
+        for name in SyncLayout.names {
             let local = try stowage(["inspect", "--raw", "--layout", layout, name]).stdoutBytes
             let remote = try Command.run("skopeo", ["inspect", "--raw"] + skopeoFlags + ["docker://\(host)/\(name)"])
             #expect(remote.status == 0, "\(host)/\(name): \(remote.stderr)")
@@ -155,23 +148,7 @@ import Testing
         let behind = try RegistryServer.started(.http)
         try makeLayout()
         let expected = try layoutBlobs().bytes
-        let faults = Locked<[String: Int]>([:])
-        @Sendable func once(_ key: String) -> Bool {
-            faults.withLock { seen in
-                seen[key, default: 0] += 1
-                return seen[key] == 1
-            }
-        }
-        let proxy = try FaultProxy(upstream: behind.host) { request in
-            if request.method == "PATCH", once("patch-2") == false, once("patch-drop") { return .dropAfterRequestBytes(30_000) }
-            if request.method == "PUT", request.uri.contains("digest="), once("put-drop") { return .dropAfterRequestBytes(10) }
-            if request.method == "POST", once("post-503") { return .respond(status: 503) }
-            if request.method == "HEAD", request.path.contains("/blobs/"), once("head-429") {
-                return .respond(status: 429, headers: [("Retry-After", "1")])
-            }
-            if request.method == "PUT", request.path.contains("/manifests/"), once("manifest-500") { return .respond(status: 500) }
-            return .forward
-        }
+        let proxy = try FaultProxy(upstream: behind.host, rule: FaultProxy.oneFaultOfEachKind())
         let sync = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--json", direct.host, proxy.host])
         #expect(sync.status == 0, "\(sync.stderr)")
         #expect(proxy.records.contains { $0.outcome == .dropped }, "an upload was really dropped")
@@ -182,7 +159,7 @@ import Testing
         #expect(read >= expected && read < 2 * expected, "\(read) of \(expected)")
         try expectSynced(direct.host)
         try expectSynced(behind.host)
-        for name in ["team/app:v1", "team/big:1"] {
+        for name in SyncLayout.names {
             let one = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(direct.host)/\(name)"]).stdoutBytes
             let other = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(behind.host)/\(name)"]).stdoutBytes
             #expect(ContentHasher.digest(of: one) == ContentHasher.digest(of: other), "\(name): identical digests")
