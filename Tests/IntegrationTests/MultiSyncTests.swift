@@ -22,10 +22,11 @@ import Testing
         try SyncLayout.make(at: layout, bigLayers: [3_000_000, 1_000_000], scratch: directory)
     }
 
-    /// The configs and layers the layout's images reach, each once: how many, and their bytes.
-    func layoutBlobs() throws -> (count: Int, bytes: Int64) {
+    /// The configs and layers the layout's images (or those of `names`) reach, each once: how many, and their bytes.
+    func layoutBlobs(_ names: [String]? = nil) throws -> (count: Int, bytes: Int64) {
         let store = try Layout.open(layout)
-        let graph = ContentGraph.walk(store.blobs, entries: try store.readIndex().manifests)
+        let entries = try store.readIndex().manifests.filter { entry in names.map { $0.contains(entry.refName ?? "") } ?? true }
+        let graph = ContentGraph.walk(store.blobs, entries: entries)
         var sizes: [Digest: Int64] = [:]
         for edge in graph.edges where edge.role == .config || edge.role == .layer { sizes[edge.descriptor.digest] = edge.descriptor.size }
         return (sizes.count, sizes.values.reduce(0, +))
@@ -163,6 +164,29 @@ import Testing
             let one = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(direct.host)/\(name)"]).stdoutBytes
             let other = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(behind.host)/\(name)"]).stdoutBytes
             #expect(ContentHasher.digest(of: one) == ContentHasher.digest(of: other), "\(name): identical digests")
+        }
+    }
+
+    @Test func pushToTwoRegistriesReadsEachBlobOnce() throws {
+        let one = try RegistryServer.started(.http)
+        let two = try RegistryServer.started(.http)
+        try makeLayout()
+        let push = try stowage([
+            "push", "--layout", layout, "--tls-verify=false", "--json", "team/big:1", "\(one.host)/team/big:1", "\(two.host)/team/big:1",
+            "\(two.host)/other/big:1",
+        ])
+        #expect(push.status == 0, "\(push.stderr)")
+        struct PushReport: Decodable {
+            struct Summary: Decodable { var blobsSent: Int; var blobsMounted: Int; var blobBytesRead: Int64 }
+            var summary: Summary
+        }
+        let report = try JSONDecoder().decode(PushReport.self, from: Data(push.stdout.utf8))
+        let (count, bytes) = try layoutBlobs(["team/big:1"])
+        #expect(report.summary.blobsSent == 2 * count && report.summary.blobsMounted == count, "sent to each registry, mounted in the second repository")
+        #expect(report.summary.blobBytesRead == bytes, "read once for both registries")
+        for host in [one.host, two.host] {
+            let local = try stowage(["inspect", "--raw", "--layout", layout, "team/big:1"]).stdoutBytes
+            #expect(try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(host)/team/big:1"]).stdoutBytes == local)
         }
     }
 }
