@@ -5,12 +5,14 @@
 #
 # The layout: three single-platform images (a 1 MiB shared base layer and one random
 # ARCH_MIB MiB layer each) and an index of them, made with `stowage index create`.
-# For every run: fresh registries, `sync; echo 3 > drop_caches` when root, then
+# For every run: fresh registries, `sync; echo 3 > drop_caches` when root (the
+# executables read back in), then
 #   one: stowage sync --json R1
 #   two: stowage sync --json R1 R2
-# in alternating order. Prints one line per run: mode, wall s, blobs sent per
-# destination, blob bytes read from disk, requests the registries logged, and the
-# layout's blob bytes, then the medians. Timing is for docs/performance.md only.
+# in alternating order. Prints one line per run: mode, wall s, stowage's user and sys
+# CPU s, the registries' CPU s (from /proc/PID/stat), blobs sent per destination, blob
+# bytes read from disk (stowage's count), requests the registries logged, and the
+# layout's blob bytes; then the medians. Timing is for docs/performance.md only.
 #
 # Environment: RUNS (default 3), ARCH_MIB (default 100), BENCH_DIR (default a mktemp
 # dir under /var/tmp, removed at the end).
@@ -107,7 +109,12 @@ trap 'reg_stop; [[ -n ${BENCH_DIR:-} ]] || rm -rf "$WORK"' EXIT
 # Requests the registries answered, from their access logs ("GET /v2/ HTTP/1.1" lines), the readiness pings excluded.
 requests() { cat "$WORK"/registry-*/log | grep -c '" [0-9][0-9][0-9] ' || true; }
 
-drop_caches() { if [[ $(id -u) == 0 ]]; then sync; echo 3 >/proc/sys/vm/drop_caches; fi; }
+# Blobs are read cold; stowage's own code and libraries are read back in, so a run does
+# not page in its executable from disk (as scripts/bench does).
+drop_caches() {
+  if [[ $(id -u) == 0 ]]; then sync; echo 3 >/proc/sys/vm/drop_caches; fi
+  cat "$BIN" $(ldd "$BIN" | awk '/=>/ {print $3}') /usr/bin/docker-registry >/dev/null 2>&1 || true
+}
 
 # --------------------------------------------------------------------- runs ---
 declare -A WALLS
@@ -120,15 +127,14 @@ run() { # run MODE
   before=$(requests)
   drop_caches
   out=$WORK/$mode.json
-  start=$(date +%s.%N)
-  "$BIN" sync --layout "$LAYOUT" --tls-verify=false --json "${targets[@]}" >"$out"
-  end=$(date +%s.%N)
-  local wall sent read
-  wall=$(echo "$end - $start" | bc)
+  /usr/bin/time -f '%e %U %S' -o "$WORK/time" "$BIN" sync --layout "$LAYOUT" --tls-verify=false --json "${targets[@]}" >"$out"
+  local wall user sys sent bytes_read regcpu=0 pid
+  read -r wall user sys <"$WORK/time"
+  for pid in "${PIDS[@]}"; do regcpu=$((regcpu + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
   sent=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("/".join(str(d["summary"]["blobsSent"]) for d in r["destinations"]))' "$out")
-  read=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["blobBytesRead"])' "$out")
-  printf '%s\twall %.2f s\tblobs sent %s\tblob bytes read %s\tregistry requests %s\tlayout blob bytes %s\n' \
-    "$mode" "$wall" "$sent" "$read" "$(($(requests) - before))" "$BLOB_BYTES"
+  bytes_read=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["blobBytesRead"])' "$out")
+  printf '%s\twall %.2f s\tstowage user %s s sys %s s\tregistry CPU %.2f s\tblobs sent %s\tblob bytes read %s\tregistry requests %s\tlayout blob bytes %s\n' \
+    "$mode" "$wall" "$user" "$sys" "$(echo "$regcpu / $(getconf CLK_TCK)" | bc -l)" "$sent" "$bytes_read" "$(($(requests) - before))" "$BLOB_BYTES"
   WALLS[$mode]+="$wall "
   reg_stop
 }
