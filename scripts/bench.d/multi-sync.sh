@@ -7,9 +7,11 @@
 # ARCH_MIB MiB layer each) and an index of them, made with `stowage index create`.
 # For every run: fresh registries, `sync; echo 3 > drop_caches` when root (the
 # executables read back in), then
-#   one: stowage sync --json R1
-#   two: stowage sync --json R1 R2
-# in alternating order. Prints one line per run: mode, wall s, stowage's user and sys
+#   one:  stowage sync --json R1
+#   two:  stowage sync --json R1 R2
+#   pair: stowage sync --json R1 & stowage sync --json R2 (two processes at once, each
+#         reading every blob: what one would do without several destinations)
+# in rotating order. Prints one line per run: mode, wall s, stowage's user and sys
 # CPU s, the registries' CPU s (from /proc/PID/stat), blobs sent per destination, blob
 # bytes read from disk (stowage's count), requests the registries logged, and the
 # layout's blob bytes; then the medians. Timing is for docs/performance.md only.
@@ -119,15 +121,23 @@ drop_caches() {
 # --------------------------------------------------------------------- runs ---
 declare -A WALLS
 run() { # run MODE
-  local mode=$1 n=1 targets out start end before
-  [[ $mode == two ]] && n=2
+  local mode=$1 n=2 targets out before
+  [[ $mode == one ]] && n=1
   reg_start "$n"
   targets=()
   for port in "${PORTS[@]}"; do targets+=("127.0.0.1:$port"); done
   before=$(requests)
   drop_caches
   out=$WORK/$mode.json
-  /usr/bin/time -f '%e %U %S' -o "$WORK/time" "$BIN" sync --layout "$LAYOUT" --tls-verify=false --json "${targets[@]}" >"$out"
+  if [[ $mode == pair ]]; then
+    /usr/bin/time -f '%e %U %S' -o "$WORK/time" bash -c '
+      "$1" sync --layout "$2" --tls-verify=false --json "$3" >"$5.a" & a=$!
+      "$1" sync --layout "$2" --tls-verify=false --json "$4" >"$5.b" & b=$!
+      wait $a && wait $b' _ "$BIN" "$LAYOUT" "${targets[0]}" "${targets[1]}" "$out"
+    python3 -c 'import json,sys; a,b=[json.load(open(f)) for f in sys.argv[1:]]; print(json.dumps({"destinations":a["destinations"]+b["destinations"],"summary":{"blobBytesRead":a["summary"]["blobBytesRead"]+b["summary"]["blobBytesRead"]}}))' "$out.a" "$out.b" >"$out"
+  else
+    /usr/bin/time -f '%e %U %S' -o "$WORK/time" "$BIN" sync --layout "$LAYOUT" --tls-verify=false --json "${targets[@]}" >"$out"
+  fi
   local wall user sys sent bytes_read regcpu=0 pid
   read -r wall user sys <"$WORK/time"
   for pid in "${PIDS[@]}"; do regcpu=$((regcpu + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
@@ -138,11 +148,14 @@ run() { # run MODE
   WALLS[$mode]+="$wall "
   reg_stop
 }
+MODES=(one two pair)
 log "$RUNS runs each, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 0; r < RUNS; r++)); do
-  if ((r % 2 == 0)); then run one; run two; else run two; run one; fi
+  for ((m = 0; m < ${#MODES[@]}; m++)); do run "${MODES[$(((m + r) % ${#MODES[@]}))]}"; done
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 one=$(echo "${WALLS[one]}" | median)
 two=$(echo "${WALLS[two]}" | median)
-printf 'median\tone %.2f s\ttwo %.2f s\tratio %.2f\tload average after: %s\n' "$one" "$two" "$(echo "$two / $one" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+pair=$(echo "${WALLS[pair]}" | median)
+printf 'median\tone %.2f s\ttwo %.2f s\tpair %.2f s\ttwo/one %.2f\tpair/one %.2f\tload average after: %s\n' "$one" "$two" "$pair" \
+  "$(echo "$two / $one" | bc -l)" "$(echo "$pair / $one" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"
