@@ -32,15 +32,26 @@ public struct RegistryPusher: Sendable {
     /// nor digest gets the tag `latest`, as with skopeo.
     @discardableResult
     public func push(_ graph: ImageGraph, to destination: RegistryReference) async throws -> Bool {
-        let destination = destination.withDefaultTag
-        let needed = try await needsPush(graph, to: destination)
-        if needed {
-            try await pushBlobs(graph.blobs.map { (destination, $0) })
-            try await pushManifests(graph, to: destination)
-        }
+        try await push(graph, to: [destination])[0]
+    }
+
+    /// Pushes `graph` to every destination: the blobs of all of them together, each read
+    /// from disk once however many registries lack it, then each one's manifests and
+    /// referrers. Returns, per destination, whether anything was sent.
+    public func push(_ graph: ImageGraph, to destinations: [RegistryReference]) async throws -> [Bool] {
+        let destinations = destinations.map(\.withDefaultTag)
+        var needed: [Bool] = []
+        for destination in destinations { needed.append(try await needsPush(graph, to: destination)) }
+        let pending = zip(destinations, needed).filter(\.1).map(\.0)
+        try await pushBlobs(pending.flatMap { destination in graph.blobs.map { (destination, $0) } })
+        for destination in pending { try await pushManifests(graph, to: destination) }
         // Referrers after their subjects; an image already there may still lack a new signature.
-        let referrersSent = try await pushReferrers(of: graph, to: destination)
-        return needed || referrersSent > 0
+        var sent: [Bool] = []
+        for (destination, neededHere) in zip(destinations, needed) {
+            let referrersSent = try await pushReferrers(of: graph, to: destination)
+            sent.append(neededHere || referrersSent > 0)
+        }
+        return sent
     }
 
     /// Whether `destination` lacks `graph` under its tag (one HEAD request).

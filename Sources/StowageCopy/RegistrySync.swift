@@ -67,30 +67,9 @@ public struct RegistrySync: Sendable {
     /// registry and mounted elsewhere), then each image's manifests. Refuses, before
     /// sending anything, when names with different images map to one destination.
     public func run() async throws -> SyncPlan {
-        let (targets, skipped, collisions, known) = try planner.plannedTargets()
-        guard collisions.isEmpty else { throw SyncPlan.conflict(collisions) }
-        var pusher = RegistryPusher(layout: planner.layout, session: session, progress: progress)
-        pusher.referrers = referrers
-        pusher.knownReferrers = known
-        var items: [SyncPlan.Item] = []
-        var pending: [(destination: RegistryReference, graph: ImageGraph)] = []
-        for (name, destination, graph) in targets {
-            let needed = try await pusher.needsPush(graph, to: destination)
-            if needed { pending.append((destination, graph)) }
-            var item = SyncPlan.Item(reference: name, destination: destination, graph: graph, upToDate: !needed)
-            item.referrers = try pusher.referrerPushes(of: graph).map { $0.tag ?? $0.graph.root.digest.string }
-            items.append(item)
-        }
-        try await pusher.pushBlobs(pending.flatMap { target in target.graph.blobs.map { (target.destination, $0) } })
-        for target in pending {
-            try await pusher.pushManifests(target.graph, to: target.destination)
-        }
-        // Then the referrers of every image, those of images already there included:
-        // a signature may be newer than what it signs.
-        for (position, (_, destination, graph)) in targets.enumerated() {
-            let sent = try await pusher.pushReferrers(of: graph, to: destination)
-            if sent > 0 { items[position].upToDate = false }
-        }
-        return SyncPlan(items: items, skipped: skipped)
+        var part = SyncDestination(planner: planner, session: session, progress: progress)
+        part.referrers = referrers
+        let results = await SyncDestination.push([part], jobs: session.options.jobs, reads: session.reads)
+        return try results[0].0.get()
     }
 }

@@ -122,6 +122,9 @@ public struct SyncPlanner: Sendable {
         self.keepRegistryHost = keepRegistryHost
     }
 
+    /// The target as `HOST[:PORT][/PREFIX]`.
+    public var target: String { prefix.isEmpty ? host : "\(host)/\(prefix)" }
+
     /// The destination of a layout name, or nil for a tag-only name without `--repository`.
     public func destination(for name: String) throws -> RegistryReference? {
         let lastSlash = name.lastIndex(of: "/")

@@ -14,11 +14,27 @@ public final class TransferProgress: @unchecked Sendable {
     private var blobs = 0
     private var blobsDone = 0
     private var lastPrint = Date.distantPast
+    /// With parts (one per destination), the line shows each part's counts.
+    private var parts: [(label: String, progress: TransferProgress)] = []
+    private weak var parent: TransferProgress?
 
     /// Counts for `verb` ("pushing", "pulling"); shows a line only when stderr is a terminal.
     public init(verb: String, show: Bool = isatty(2) == 1) {
         self.verb = verb
         enabled = show
+    }
+
+    /// Counts of their own for one part of the transfer (a destination of a sync),
+    /// shown on this line after `label`: `syncing: a.example 3/7 1.2 MB / 5.0 MB · b.example …`.
+    public func part(_ label: String) -> TransferProgress {
+        let part = TransferProgress(verb: label, show: false)
+        part.parent = self
+        lock.withLock { parts.append((label, part)) }
+        return part
+    }
+
+    private var counts: (blobsDone: Int, blobs: Int, done: Int64, total: Int64) {
+        lock.withLock { (blobsDone, blobs, done, total) }
     }
 
     /// Adds a blob of `bytes` that will be transferred.
@@ -37,13 +53,31 @@ public final class TransferProgress: @unchecked Sendable {
 
     /// Records bytes transferred.
     public func advance(_ bytes: Int) {
-        let line: String? = lock.withLock {
-            done += Int64(bytes)
-            guard enabled, Date().timeIntervalSince(lastPrint) > 0.2 else { return nil }
+        lock.withLock { done += Int64(bytes) }
+        if let parent { parent.show() } else { show() }
+    }
+
+    /// Prints the line, at most five times a second.
+    private func show() {
+        let due: Bool = lock.withLock {
+            guard enabled, Date().timeIntervalSince(lastPrint) > 0.2 else { return false }
             lastPrint = Date()
-            return "\r\(verb) blob \(blobsDone)/\(blobs): \(Self.format(done)) / \(Self.format(total))   "
+            return true
         }
-        if let line { FileHandle.standardError.write(Data(line.utf8)) }
+        guard due else { return }
+        let line: String
+        let shown = lock.withLock { parts }
+        if shown.isEmpty {
+            let (blobsDone, blobs, done, total) = counts
+            line = "\r\(verb) blob \(blobsDone)/\(blobs): \(Self.format(done)) / \(Self.format(total))   "
+        } else {
+            let each = shown.map { label, part in
+                let (blobsDone, blobs, done, total) = part.counts
+                return "\(label) \(blobsDone)/\(blobs) \(Self.format(done)) / \(Self.format(total))"
+            }
+            line = "\r\(verb): \(each.joined(separator: " · "))   "
+        }
+        FileHandle.standardError.write(Data(line.utf8))
     }
 
     /// Clears the progress line.
@@ -51,8 +85,11 @@ public final class TransferProgress: @unchecked Sendable {
         if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 
-    /// Bytes transferred so far.
-    public var transferred: Int64 { lock.withLock { done } }
+    /// Bytes transferred so far (by every part, when there are parts).
+    public var transferred: Int64 {
+        let (own, shown) = lock.withLock { (done, parts) }
+        return shown.reduce(own) { $0 + $1.progress.transferred }
+    }
 
     /// `1.2 MB`-style sizes for people (powers of 1000, as disk and network speeds are quoted).
     public static func format(_ bytes: Int64) -> String {

@@ -59,6 +59,10 @@ public final class RegistryClient: Sendable {
             decompression: .disabled)
         // Stowage retries with its own backoff; a TLS handshake with a plain-HTTP registry must fail at once.
         configuration.connectionPool.retryConnectionEstablishment = false
+        // A connection for each blob in flight and some for HEADs and manifests: an upload
+        // that waited for a connection would hold up the uploads of the same blob to other
+        // registries, which go in step with it.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = Swift.max(8, options.jobs + 4)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

@@ -12,8 +12,9 @@ struct PushCommand: AsyncParsableCommand {
         discussion: """
             Each DEST is HOST[:PORT]/REPO[:TAG], :latest when no tag is given, as in skopeo.
             Blobs go first (skipped when present, mounted when already sent to another
-            repository of the same registry), then child manifests by digest, then the image
-            by tag. The exact stored bytes are sent.
+            repository of the same registry, and read from disk once for all registries that
+            lack them), then child manifests by digest, then the image by tag. The exact
+            stored bytes are sent.
             """)
 
     @OptionGroup var layout: LayoutOptions
@@ -54,12 +55,8 @@ struct PushCommand: AsyncParsableCommand {
         let (results, summary) = try await TransferSession.with(options: options, verb: "pushing") { session, progress in
             var pusher = RegistryPusher(layout: store, session: session, progress: progress)
             pusher.referrers = referrers.policy
-            var results: [Report.Destination] = []
-            for target in targets {
-                let sent = try await pusher.push(graph, to: target)
-                results.append(.init(destination: target.description, upToDate: !sent))
-            }
-            return results
+            let sent = try await pusher.push(graph, to: targets)
+            return zip(targets, sent).map { Report.Destination(destination: $0.description, upToDate: !$1) }
         }
         if json {
             try Output.json(Report(reference: reference, digest: root.digest.string, destinations: results, summary: summary))

@@ -8,7 +8,7 @@ import StowageRegistry
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
-        abstract: "Push every named image of the layout to a registry.",
+        abstract: "Push every named image of the layout to one or more registries.",
         discussion: """
             REPO:TAG in the layout goes to HOST[:PORT][/PREFIX]/REPO:TAG (a registry host in the
             name is dropped); tag-only names go to --repository. With --keep-registry-host the
@@ -22,6 +22,10 @@ struct SyncCommand: AsyncParsableCommand {
             sync, run again, sends only what is missing. Signatures, SBOMs and attestations go
             after their images (cosign tags as tags, referrers by subject by digest, with the
             fallback tag sha256-<hex> kept up to date where the registry has no Referrers API).
+            With several TARGETs, each gets its own plan, credentials and TLS (per host, as with one)
+            and counts, and each blob is read from disk once and sent to every registry that lacks
+            it. A registry that fails (unreachable, refused, errors after retries) does not stop the
+            others: they complete, the summary gives each one's result, and the exit is non-zero.
             With --platform (repeatable), an index goes as its image for one platform, or as a new
             index of just those platforms (a new digest, said in the output; the layout is not
             changed), which --preserve-digests refuses; the referrers of the platforms left out
@@ -54,36 +58,83 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
-    @Argument(help: ArgumentHelp("The registry, HOST[:PORT][/PREFIX].", valueName: "TARGET"))
-    var target: String
+    @Argument(help: ArgumentHelp("The registries, HOST[:PORT][/PREFIX]; each blob is read once for all of them.", valueName: "TARGET"))
+    var targets: [String]
 
     struct Report: Codable {
         var dryRun: Bool
-        var plan: SyncPlan
+        /// The first destination's plan (the only one's, with one TARGET).
+        var plan: SyncPlan?
+        /// The destinations' summaries added up, with the blob bytes read from disk.
         var summary: TransferSummary?
+        var destinations: [SyncDestinationReport]
+    }
+
+    func validate() throws {
+        var seen = Set<String>()
+        for target in targets where !seen.insert(target).inserted {
+            throw ValidationError("the target \(target) is given twice")
+        }
     }
 
     func run() async throws {
         let store = try layout.open()
-        var planner = try SyncPlanner(
-            layout: store, target: target, repository: repository, globs: refs, keepRegistryHost: keepRegistryHost)
-        planner.platforms = try platform.map(Platform.init(parsing:))
-        planner.preserveDigests = preserveDigests
+        let platforms = try platform.map(Platform.init(parsing:))
+        let planners = try targets.map { target in
+            var planner = try SyncPlanner(
+                layout: store, target: target, repository: repository, globs: refs, keepRegistryHost: keepRegistryHost)
+            planner.platforms = platforms
+            planner.preserveDigests = preserveDigests
+            return planner
+        }
         // Checked before any connection: one line for each destination that would be overwritten.
-        let collisions = try planner.collisions()
+        let collisions = try planners.flatMap { try $0.collisions() }
         for collision in collisions { Output.note("collision: \(collision)") }
         if !collisions.isEmpty && !dryRun { throw SyncPlan.conflict(collisions) }
-        let options = try registry.options()
-        let (plan, summary) = try await TransferSession.with(options: options, verb: "syncing") { session, progress in
-            var sync = RegistrySync(planner: planner, session: session, progress: progress)
-            sync.referrers = referrers.policy
-            return dryRun ? try await sync.plan(check: true) : try await sync.run()
+        var sync = MultiRegistrySync(planners: planners, options: try registry.options())
+        sync.referrers = referrers.policy
+        let report = await sync.run(dryRun: dryRun)
+        let failed = report.failed
+        // The same failure everywhere (a platform the layout lacks, a bad name) is one error.
+        if !failed.isEmpty, failed.count == report.destinations.count, Set(failed.compactMap(\.error)).count == 1, let failure = failed[0].failure {
+            throw failure
         }
+        let plans = report.destinations.compactMap(\.plan)
         if json {
-            try Output.json(Report(dryRun: dryRun, plan: plan, summary: dryRun ? nil : summary))
-            if !plan.collisions.isEmpty { throw SyncPlan.conflict(plan.collisions) }
-            return
+            try Output.json(Report(
+                dryRun: dryRun, plan: report.destinations.first?.plan, summary: dryRun ? nil : report.total, destinations: report.destinations))
+        } else {
+            for plan in plans { printPlan(plan) }
+            if let skipped = plans.first?.skipped, !skipped.isEmpty { Output.note("skipped: \(skipped.joined(separator: ", "))") }
         }
+        let planCollisions = plans.flatMap(\.collisions)
+        if !planCollisions.isEmpty { throw SyncPlan.conflict(planCollisions) }
+        if !json {
+            if report.destinations.count == 1 {
+                if !dryRun, failed.isEmpty { Output.line(summaryLine(report.total)) }
+            } else {
+                for destination in report.destinations {
+                    if let error = destination.error {
+                        Output.line("\(destination.target): failed: \(error)")
+                    } else if !dryRun {
+                        Output.line("\(destination.target): \(summaryLine(destination.summary))")
+                    }
+                }
+                if !dryRun {
+                    Output.line("\(Output.size(report.blobBytesRead)) of blobs read from disk for \(report.destinations.count) destinations")
+                }
+            }
+        }
+        guard failed.isEmpty else {
+            if failed.count == 1, report.destinations.count == 1, let failure = failed[0].failure { throw failure }
+            let list = failed.map { "\($0.target) (\($0.error ?? ""))" }.joined(separator: "; ")
+            throw StowageError(
+                failed[0].failure?.code ?? .network,
+                "sync failed for \(failed.count) of \(report.destinations.count) destinations: \(list); the others are complete, and a rerun sends only what is missing")
+        }
+    }
+
+    private func printPlan(_ plan: SyncPlan) {
         for item in plan.items {
             if let filtered = item.filtered { Output.line("\(item.reference): \(filtered.summary)") }
             let state: String
@@ -100,8 +151,5 @@ struct SyncCommand: AsyncParsableCommand {
                 Output.line("  with \(item.referrers.count) referrer\(item.referrers.count == 1 ? "" : "s")\(missing): \(item.referrers.joined(separator: ", "))")
             }
         }
-        if !plan.skipped.isEmpty { Output.note("skipped: \(plan.skipped.joined(separator: ", "))") }
-        if !plan.collisions.isEmpty { throw SyncPlan.conflict(plan.collisions) }
-        if !dryRun { Output.line(summaryLine(summary)) }
     }
 }

@@ -18,19 +18,12 @@ import Testing
 
     /// A layout with the 3-platform index and a larger image, so uploads take several chunks.
     func makeLayout() throws {
-        #expect(try stowage([
-            "index", "create", "--layout", layout, "--tag", "team/app:v1",
-            Fixtures.path("x86_64.tar"), Fixtures.path("aarch64.tar"), Fixtures.path("ppc64le.tar"),
-        ]).status == 0)
-        let big = TestImage.make(layers: [pseudoRandomBytes(600_000, seed: 21), pseudoRandomBytes(300_000, seed: 22)])
-        let archive = directory.child("big.tar")
-        try ArchiveBuilder.ociArchive(big, refName: "team/big:1").write(to: archive)
-        #expect(try stowage(["import", "--layout", layout, archive]).status == 0)
+        try SyncLayout.make(at: layout, bigLayers: [600_000, 300_000], scratch: directory)
     }
 
     /// Every tag and child on the registry has the layout's exact bytes.
     func expectSynced(_ registry: RegistryServer) throws {
-        for name in ["team/app:v1", "team/big:1"] {
+        for name in SyncLayout.names {
             let local = try stowage(["inspect", "--raw", "--layout", layout, name]).stdoutBytes
             let remote = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/\(name)"])
             #expect(remote.status == 0, "\(remote.stderr)")
@@ -53,26 +46,7 @@ import Testing
     @Test func syncThroughDropsErrorsAndThrottlingCompletes() throws {
         let registry = try RegistryServer.started(.http)
         try makeLayout()
-        let faults = Locked<[String: Int]>([:])
-        @Sendable func once(_ key: String) -> Bool {
-            faults.withLock { seen in
-                seen[key, default: 0] += 1
-                return seen[key] == 1
-            }
-        }
-        let proxy = try FaultProxy(upstream: registry.host) { request in
-            if request.method == "PATCH", once("patch-2") == false, once("patch-drop") {
-                return .dropAfterRequestBytes(30_000)
-            }
-            if request.method == "PUT", request.uri.contains("digest="), once("put-drop") { return .dropAfterRequestBytes(10) }
-            if request.method == "POST", once("post-503") { return .respond(status: 503) }
-            if request.method == "HEAD", request.path.contains("/blobs/"), once("head-429") {
-                return .respond(status: 429, headers: [("Retry-After", "1")])
-            }
-            if request.method == "PUT", request.path.contains("/manifests/"), once("manifest-500") { return .respond(status: 500) }
-            if request.method == "GET", request.path == "/v2/", once("ping-502") { return .respond(status: 502) }
-            return .forward
-        }
+        let proxy = try FaultProxy(upstream: registry.host, rule: FaultProxy.oneFaultOfEachKind())
         let sync = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--json", proxy.host], chunkSize: 200_000)
         #expect(sync.status == 0, "\(sync.stderr)")
         #expect(proxy.records.contains { $0.outcome == .dropped }, "an upload was really dropped")

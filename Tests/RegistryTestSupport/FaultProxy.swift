@@ -910,3 +910,32 @@ final class UpstreamSideHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 }
+
+extension FaultProxy {
+    /// One fault of each kind, each the first time its request comes: a chunk (the second
+    /// PATCH) dropped mid-body, a final blob PUT dropped, a 503 to an upload POST, a 429
+    /// with `Retry-After` to a blob HEAD, a 500 to a manifest PUT, and with `ping`, a 502
+    /// to `GET /v2/`. A client that retries and resumes gets through them all.
+    public static func oneFaultOfEachKind(ping: Bool = true) -> Rule {
+        let faults = Locked<[String: Int]>([:])
+        @Sendable func once(_ key: String) -> Bool {
+            faults.withLock { seen in
+                seen[key, default: 0] += 1
+                return seen[key] == 1
+            }
+        }
+        return { request in
+            if request.method == "PATCH", once("patch-2") == false, once("patch-drop") {
+                return .dropAfterRequestBytes(30_000)
+            }
+            if request.method == "PUT", request.uri.contains("digest="), once("put-drop") { return .dropAfterRequestBytes(10) }
+            if request.method == "POST", once("post-503") { return .respond(status: 503) }
+            if request.method == "HEAD", request.path.contains("/blobs/"), once("head-429") {
+                return .respond(status: 429, headers: [("Retry-After", "1")])
+            }
+            if request.method == "PUT", request.path.contains("/manifests/"), once("manifest-500") { return .respond(status: 500) }
+            if ping, request.method == "GET", request.path == "/v2/", once("ping-502") { return .respond(status: 502) }
+            return .forward
+        }
+    }
+}
