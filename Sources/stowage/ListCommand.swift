@@ -8,7 +8,7 @@ struct ListCommand: AsyncParsableCommand {
         commandName: "ls",
         abstract: "List the layout's images: reference, digest, media type, size and platforms; or a registry repository's tags.",
         discussion: """
-            `stowage ls docker://HOST[:PORT]/REPO` lists the repository's tags, one a line, every page
+            `stowage ls docker://HOST[:PORT]/REPO` lists the repository's tags, sorted, one a line, every page
             of the registry's tag list followed, with the same TLS and credential options as push.
             """)
 
@@ -47,7 +47,7 @@ struct ListCommand: AsyncParsableCommand {
                 throw StowageError(.usage, "\(remote) names an image; give the repository alone, docker://HOST/REPO")
             }
             let tags = try await RegistryClient.withClient(host: reference.host, options: try registry.options()) { client in
-                try await client.listTags(reference.repository)
+                try await client.listTags(reference.repository).sorted()
             }
             if json {
                 try Output.json(TagList(name: "\(reference.host)/\(reference.repository)", tags: tags))

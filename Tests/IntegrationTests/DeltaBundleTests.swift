@@ -385,7 +385,7 @@ import Testing
         let inventory = try stowage(["inventory", "--tls-verify=false", "docker://\(registry.host)/team/app"], layout: near).stdout
         for tag in tags { #expect(inventory.contains("\"name\":\"\(registry.host)/team/app:\(tag)\""), "\(tag)") }
         let pages = registry.requests.filter { $0.uri.contains("/tags/list") }.map(\.uri)
-        #expect(pages == ["/v2/team/app/tags/list", "/v2/team/app/tags/list?last=b&n=2", "/v2/team/app/tags/list?last=d&n=2"])
+        #expect(pages == ["/v2/team/app/tags/list?n=1000", "/v2/team/app/tags/list?last=b&n=2", "/v2/team/app/tags/list?last=d&n=2"])
         // Configs and layers come from their descriptors: no blob is fetched.
         #expect(!registry.requests.contains { $0.uri.contains("/blobs/") })
     }
