@@ -16,6 +16,7 @@ struct ExportCommand: ParsableCommand {
             of an index and of each of its children) travel with it; with --platform, those of
             the platform's image and of the index. `stowage import FILE` restores the same references and digests;
             `skopeo copy oci-archive:FILE:REF ...` reads it too.
+
             With --exclude-present INVENTORY (written on the other side by `stowage inventory`), the
             archive is a delta: its index.json names the same images, whole, but it holds only the
             blobs the inventory lacks (a blob counts as present when its digest and size match).
