@@ -18,6 +18,7 @@ struct ExportCommand: ParsableCommand {
             that platform; several by a new index of just those (a new digest, written to the
             archive only and said in the output), which --preserve-digests refuses. `stowage import FILE` restores the same references and digests;
             `skopeo copy oci-archive:FILE:REF ...` reads it too.
+
             With --exclude-present INVENTORY (written on the other side by `stowage inventory`), the
             archive is a delta: its index.json names the same images, whole, but it holds only the
             blobs the inventory lacks (a blob counts as present when its digest and size match).

@@ -14,6 +14,7 @@ struct ImportCommand: ParsableCommand {
             and its digest printed, so it can be named with `stowage tag` or used by an index.
             Each archive is imported all or nothing; blobs the layout has are skipped unread.
             Several archives are read two at a time; a failing one leaves the others imported.
+
             An archive may leave out blobs the layout already has (a delta written by `stowage export
             --exclude-present`); if it leaves out one the layout lacks too, the import fails, lists
             the missing digests and adds nothing. --dry-run reads the archives (oci-archives) and
