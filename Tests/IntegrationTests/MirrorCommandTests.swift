@@ -46,6 +46,14 @@ import Testing
         try text.write(toFile: setFile, atomically: true, encoding: .utf8)
     }
 
+    /// A set of one plain-HTTP registry; each repository is its keys, one a line (`name: team/web`, `tags: [v1]`).
+    func writeSet(host: String, _ repositories: [[String]]) throws {
+        let listed = repositories.map { keys in
+            keys.enumerated().map { ($0.offset == 0 ? "      - " : "        ") + $0.element }.joined(separator: "\n")
+        }
+        try writeSet("registries:\n  - host: \(host)\n    tls-verify: false\n    repositories:\n" + listed.joined(separator: "\n") + "\n")
+    }
+
     struct Report: Decodable {
         struct Image: Decodable {
             var source: String
@@ -175,14 +183,7 @@ import Testing
         try makeSource(webTags: ["v1.0.0", "v1.1.0", "v1.2.0"])
         let registry = try RegistryServer.started(.http)
         try push(["team/web:v1.0.0", "team/web:v1.1.0"], to: registry.host)
-        try writeSet("""
-            registries:
-              - host: \(registry.host)
-                tls-verify: false
-                repositories:
-                  - name: team/web
-                    tags: ["v1.*"]
-            """)
+        try writeSet(host: registry.host, [["name: team/web", "tags: [\"v1.*\"]"]])
         #expect(try mirror().result.status == 0)
         let before = try names(in: layout)
         // The registry moves v1.1.0 to another image and gains v1.2.0.
@@ -200,14 +201,7 @@ import Testing
         #expect(report?.summary?.blobsReceived == 2, "v1.1.0 and v1.2.0 now share one image: its config and top layer come once")
 
         // The set narrows: the dropped tags are kept and reported until --prune.
-        try writeSet("""
-            registries:
-              - host: \(registry.host)
-                tls-verify: false
-                repositories:
-                  - name: team/web
-                    tags: [v1.2.0]
-            """)
+        try writeSet(host: registry.host, [["name: team/web", "tags: [v1.2.0]"]])
         let (narrowed, kept) = try mirror()
         #expect(narrowed.status == 0)
         #expect(kept?.counts == ["unchanged": 1, "retired": 2], "\(narrowed.stdout)")
@@ -229,18 +223,7 @@ import Testing
         try makeSource(webTags: ["v1.0.0"])
         let registry = try RegistryServer.started(.http)
         try push(["team/web:v1.0.0", "team/app:v1.0.0"], to: registry.host)
-        try writeSet("""
-            registries:
-              - host: \(registry.host)
-                tls-verify: false
-                repositories:
-                  - name: team/web
-                    tags: [v1.0.0, v9.9.9]
-                  - name: team/app
-                    tags: [v1.0.0]
-                  - name: team/gone
-                    tags: ["v*"]
-            """)
+        try writeSet(host: registry.host, [["name: team/web", "tags: [v1.0.0, v9.9.9]"], ["name: team/app", "tags: [v1.0.0]"], ["name: team/gone", "tags: [\"v*\"]"]])
         let (run, report) = try mirror()
         #expect(run.status != 0)
         #expect(run.stderr.contains("2 of the set's images could not be brought in"), "\(run.stderr)")
@@ -282,27 +265,13 @@ import Testing
         try makeSource(webTags: ["v1.0.0", "v1.1.0"])
         let registry = try RegistryServer.started(.http)
         try push(["team/web:v1.0.0", "team/web:v1.1.0"], to: registry.host)
-        try writeSet("""
-            registries:
-              - host: \(registry.host)
-                tls-verify: false
-                repositories:
-                  - name: team/web
-                    tags: [v1.0.0]
-            """)
+        try writeSet(host: registry.host, [["name: team/web", "tags: [v1.0.0]"]])
         let (dry, planned) = try mirror(["--dry-run"])
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(planned?.counts == ["added": 1])
         #expect(!FileManager.default.fileExists(atPath: layout), "a dry run does not even create the layout")
         #expect(try mirror().result.status == 0)
-        try writeSet("""
-            registries:
-              - host: \(registry.host)
-                tls-verify: false
-                repositories:
-                  - name: team/web
-                    tags: [v1.1.0]
-            """)
+        try writeSet(host: registry.host, [["name: team/web", "tags: [v1.1.0]"]])
         let index = try Data(contentsOf: URL(fileURLWithPath: "\(layout)/index.json"))
         let record = try Data(contentsOf: URL(fileURLWithPath: "\(layout)/.stowage/records/mirror/set.json"))
         let text = try stowage(["mirror", "--layout", layout, "--dry-run", "--prune", setFile])
@@ -335,16 +304,7 @@ import Testing
             if request.method == "GET", request.path.contains("/blobs/"), once("blob-drop") { return .dropAfterRequestBytes(0) }
             return .forward
         }
-        try writeSet("""
-            registries:
-              - host: \(proxy.host)
-                tls-verify: false
-                repositories:
-                  - name: team/web
-                    semver: ">=1"
-                  - name: team/app
-                    tags: [v1.0.0]
-            """)
+        try writeSet(host: proxy.host, [["name: team/web", "semver: \">=1\""], ["name: team/app", "tags: [v1.0.0]"]])
         let (run, report) = try mirror()
         #expect(run.status == 0, "\(run.stderr)")
         #expect(report?.counts == ["added": 4])
