@@ -279,8 +279,11 @@ public struct ArchiveImporter: Sendable {
         // the policy filters on; a fallback-tag index stands for its manifests.
         var found: [(entry: Descriptor, subject: Digest?, artifactType: String?)] = []
         for entry in index.manifests {
+            // A fallback-tag index that neither the archive nor the layout holds is walked
+            // like any entry, so that it is listed with everything else that is missing.
             if let name = entry.refName, entry.mediaType.isIndex,
-                let subject = CosignTag.fallbackSubject(CosignTag.tagPart(of: name))
+                let subject = CosignTag.fallbackSubject(CosignTag.tagPart(of: name)),
+                try scan.blobs[entry.digest] != nil || scan.presentSize(entry.digest, layout: layout) != nil
             {
                 let bytes = try scan.readDocument(entry.digest, layout: layout)
                 if case .index(let tagIndex) = try ContentDocument(bytes, mediaType: entry.mediaType, what: "\(archive): blob \(entry.digest)") {

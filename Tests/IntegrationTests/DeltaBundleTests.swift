@@ -228,6 +228,20 @@ import Testing
         try stowage(["verify"], layout: empty)
     }
 
+    @Test func aMissingFallbackTagIndexIsListedLikeAnyBlob() throws {
+        // regctl's fallback tag sha256-<hex> names an index of referrers; the archive leaves it out.
+        let absent = TestArtifact.sbom(of: images.appV1.descriptor).manifest
+        var entry = Descriptor(mediaType: .ociIndex, digest: ContentHasher.digest(of: absent), size: Int64(absent.count))
+        entry.refName = "team/app:sha256-\(images.appV1.descriptor.digest.hex)"
+        let archive = directory.child("fallback.tar")
+        try ArchiveBuilder(entries: [
+            .file("index.json", try JSONCoding.encode(Index(manifests: [entry]))),
+            .file("oci-layout", Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8)),
+        ]).write(to: archive)
+        let result = try stowage(["import", archive], layout: directory.child("empty"), expect: 1)
+        #expect(result.stderr.contains("lacks 1 blob that the layout does not have either: \(entry.digest)"), "\(result.stderr)")
+    }
+
     // MARK: - Dry run
 
     struct PlanReport: Decodable {
