@@ -151,14 +151,14 @@ public struct ImageSetMirror: Sendable {
 
         // 2. What each tag points at now: one HEAD each, --jobs at a time.
         let session = self.session
-        let heads: [Result<Head, StowageError>] = await mapConcurrently(targets, limit: session.options.jobs) { target in
-            if let digest = target.digest { return .success(Head(digest: digest, mediaType: nil)) }
+        let heads: [Result<Digest, StowageError>] = await mapConcurrently(targets, limit: session.options.jobs) { target in
+            if let digest = target.digest { return .success(digest) }
             do {
                 let client = try await session.client(for: target.host, side: .source)
-                guard let head = try await client.manifestHead(target.repository.name, reference: target.tag!) else {
+                guard let digest = try await client.manifestDigest(target.repository.name, reference: target.tag!) else {
                     return .failure(StowageError(.notFound, "registry \(target.host) has no tag \(target.tag!) in \(target.repository.name)"))
                 }
-                return .success(Head(digest: head.digest, mediaType: head.mediaType))
+                return .success(digest)
             } catch let error as StowageError {
                 return .failure(error)
             } catch {
@@ -175,15 +175,14 @@ public struct ImageSetMirror: Sendable {
             if let name = entry.refName { named[name] = entry.digest }
         }
         var record = MirrorRecord(set: set.name, images: [])
-        var pulls: [(target: Target, head: Head, previous: String?)] = []
+        var pulls: [(target: Target, sourceDigest: Digest, previous: String?)] = []
         for (target, head) in zip(targets, heads) {
             let source = target.source
             switch head {
             case .failure(let error):
                 images.append(.init(source: source, name: target.name?.value, change: .failed, error: error.message))
                 if let kept = recorded[source] { record.images.append(kept) }
-            case .success(let head):
-                let digest = head.digest
+            case .success(let digest):
                 let before = recorded[source]
                 let current: Digest?
                 if let name = target.name {
@@ -202,14 +201,13 @@ public struct ImageSetMirror: Sendable {
                     images.append(.init(source: source, name: target.name?.value, change: .unchanged, sourceDigest: digest.string, digest: current.string))
                     record.images.append(.init(source: source, name: target.name?.value, sourceDigest: digest.string, digest: current.string))
                 } else {
-                    pulls.append((target, head, current?.string ?? before?.digest))
+                    pulls.append((target, digest, current?.string ?? before?.digest))
                 }
             }
         }
 
         // 4. Bring in what is new or moved, one image at a time so shared blobs are fetched once.
-        for (target, head, previousDigest) in pulls {
-            let sourceDigest = head.digest
+        for (target, sourceDigest, previousDigest) in pulls {
             let change: MirrorReport.Change = previousDigest == nil ? .added : .updated
             var image = MirrorReport.Image(
                 source: target.source, name: target.name?.value, change: change, sourceDigest: sourceDigest.string, previousDigest: previousDigest)
@@ -218,7 +216,7 @@ public struct ImageSetMirror: Sendable {
                 continue
             }
             do {
-                let entry = try await pull(target, head: head, into: layout!)
+                let entry = try await pull(target, digest: sourceDigest, into: layout!)
                 image.digest = entry.digest.string
                 record.images.append(.init(source: target.source, name: target.name?.value, sourceDigest: sourceDigest.string, digest: entry.digest.string))
             } catch let error as StowageError {
@@ -260,27 +258,13 @@ public struct ImageSetMirror: Sendable {
         return MirrorReport(set: set.name, dryRun: dryRun, images: images)
     }
 
-    /// What a HEAD request said of a tag: its digest, and its media type when the registry says.
-    struct Head: Sendable {
-        var digest: Digest
-        var mediaType: MediaType?
-    }
-
     /// Pulls one image by the digest its tag had, named as the set names it. A platform
     /// filter narrows an index; a single image is taken as it is.
-    private func pull(_ target: Target, head: Head, into layout: Layout) async throws -> Descriptor {
+    private func pull(_ target: Target, digest: Digest, into layout: Layout) async throws -> Descriptor {
         var puller = RegistryPuller(layout: layout, session: session, progress: progress)
         puller.referrers = target.repository.referrers ? .all : .none
-        let reference = RegistryReference(host: target.host, repository: target.repository.name, tag: target.tag, digest: head.digest)
-        var platforms = target.repository.platforms
-        if !platforms.isEmpty {
-            var mediaType = head.mediaType
-            if mediaType == nil || !ContentDocument.isDocument(mediaType!) {
-                let client = try await session.client(for: target.host, side: .source)
-                mediaType = try await client.manifestHead(target.repository.name, reference: head.digest.string)?.mediaType
-            }
-            if mediaType.map({ ContentDocument.isDocument($0) && !$0.isIndex }) ?? false { platforms = [] }
-        }
-        return try await puller.pull(reference, name: target.name, platforms: platforms, keepName: target.name != nil).entry
+        puller.singleImagesPassPlatformFilter = true
+        let reference = RegistryReference(host: target.host, repository: target.repository.name, tag: target.tag, digest: digest)
+        return try await puller.pull(reference, name: target.name, platforms: target.repository.platforms, keepName: target.name != nil).entry
     }
 }

@@ -56,6 +56,9 @@ public struct RegistryPuller: Sendable {
     public let progress: TransferProgress
     /// Which referrers (signatures, SBOMs, attestations) come along: all by default.
     public var referrers: ReferrerPolicy = .all
+    /// Whether a single image is taken as it is when platforms are asked for (an image
+    /// set's platform filter narrows indexes only); by default it is refused, as for `pull --platform`.
+    public var singleImagesPassPlatformFilter = false
 
     /// A puller into `layout` within `session`.
     public init(layout: Layout, session: TransferSession, progress: TransferProgress) {
@@ -97,7 +100,7 @@ public struct RegistryPuller: Sendable {
         var root = Descriptor(mediaType: fetched.mediaType, digest: fetched.digest, size: Int64(fetched.bytes.count))
         var rootBytes = fetched.bytes
         var filtered: FilteredIndex?
-        if !platforms.isEmpty {
+        if !platforms.isEmpty && (root.mediaType.isIndex || !singleImagesPassPlatformFilter) {
             guard root.mediaType.isIndex, case .index(let index) = try ContentDocument(fetched.bytes, mediaType: root.mediaType, what: "index \(source)") else {
                 throw StowageError(.usage, "\(source) is a single image, not an index; pull it without --platform")
             }

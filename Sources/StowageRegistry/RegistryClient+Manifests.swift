@@ -20,12 +20,6 @@ extension RegistryClient {
 
     /// The digest the registry has for a tag or digest, or nil if it has none.
     public func manifestDigest(_ repository: String, reference: String) async throws -> Digest? {
-        try await manifestHead(repository, reference: reference)?.digest
-    }
-
-    /// What one HEAD request tells of a tag or digest: its digest and, when the registry
-    /// says, its media type (nil when the registry has no such manifest, or states no digest).
-    public func manifestHead(_ repository: String, reference: String) async throws -> (digest: Digest, mediaType: MediaType?)? {
         try await withRetries { _ in
             let request = Request(
                 method: .HEAD, url: "/v2/\(repository)/manifests/\(reference)", headers: [("Accept", Self.manifestAccept)],
@@ -33,9 +27,7 @@ extension RegistryClient {
             let response = try await send(request)
             if response.status == .notFound { return nil }
             try await check(response, request, expected: [200])
-            guard let digest = response.headers.first(name: "Docker-Content-Digest").flatMap({ try? Digest($0) }) else { return nil }
-            let mediaType = response.headers.first(name: "Content-Type").map { MediaType(String($0.split(separator: ";")[0]).trimmingCharacters(in: .whitespaces)) }
-            return (digest, mediaType)
+            return response.headers.first(name: "Docker-Content-Digest").flatMap { try? Digest($0) }
         }
     }
 

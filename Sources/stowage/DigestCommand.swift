@@ -25,11 +25,11 @@ struct DigestCommand: AsyncParsableCommand {
         }
         let remote = try RegistryReference(parsing: reference)
         let digest = try await RegistryClient.withClient(host: remote.host, options: try registry.options()) { client in
-            if let head = try await client.manifestHead(remote.repository, reference: remote.manifestReference) {
-                if let expected = remote.digest, head.digest != expected {
-                    throw StowageError(.digestMismatch, "registry \(remote.host) answered \(reference) with digest \(head.digest)")
+            if let digest = try await client.manifestDigest(remote.repository, reference: remote.manifestReference) {
+                if let expected = remote.digest, digest != expected {
+                    throw StowageError(.digestMismatch, "registry \(remote.host) answered \(reference) with digest \(digest)")
                 }
-                return head.digest
+                return digest
             }
             return try await client.fetchManifest(remote.repository, reference: remote.manifestReference, expected: remote.digest).digest
         }
