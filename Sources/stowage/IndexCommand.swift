@@ -31,7 +31,7 @@ struct IndexSourceOptions: ParsableArguments {
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
-    @Argument(help: ArgumentHelp("Images: layout references, sha256: digests or archive files (imported first).", valueName: "SOURCE"))
+    @Argument(help: ArgumentHelp("Images: layout references, sha256: digests or archive files (imported first).", valueName: "SOURCE"), completion: .layoutReferencesAndFiles)
     var sources: [String] = []
 
     func request() throws -> IndexRequest {
@@ -86,7 +86,11 @@ private func noteDockerIndex(_ report: IndexReport) {
     Output.note("note: skopeo's oci: transport does not look up index.json entries of Docker media types, so `skopeo inspect oci:DIR:\(name)` will not find this index; use --format oci for layouts skopeo reads")
 }
 
-extension IndexFormat: ExpressibleByArgument {}
+extension IndexFormat: ExpressibleByArgument {
+    /// The help names the values itself; completion still offers them.
+    public static var allValueStrings: [String] { [] }
+    public static var defaultCompletionKind: CompletionKind { .list(allCases.map(\.rawValue)) }
+}
 
 struct IndexCreateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
