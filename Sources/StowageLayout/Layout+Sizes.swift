@@ -5,7 +5,7 @@ import StowageModel
 /// An image's total size depends on nothing but its digest (the documents it reaches
 /// are immutable), so totals once computed are kept in `.stowage/cache/sizes`, one
 /// `HEX TOTAL` line each, and a listing of twenty thousand names reads one file instead
-/// of every manifest. The cache is advisory: a line that does not parse is ignored, a
+/// of every manifest. Only layouts that already have `.stowage/` get one. The cache is advisory: a line that does not parse is ignored, a
 /// layout that cannot be written (a read-only disk) is simply not cached, and two
 /// processes that write it at once each leave a whole, valid file.
 extension Layout {
@@ -25,7 +25,9 @@ extension Layout {
             totals[descriptor.digest] = total
             added = true
         }
-        if added { try? writeSizeCache(totals) }
+        // Only a layout Stowage already keeps files in gets the cache: reading a layout
+        // that skopeo or umoci wrote leaves it as it was.
+        if added, FileSystem.isDirectory(privateDirectory) { try? writeSizeCache(totals) }
         return totals
     }
 
