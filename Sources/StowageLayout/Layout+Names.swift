@@ -54,11 +54,13 @@ extension Layout {
 
     /// Removes every name (or unnamed entry, given by its digest) of `queries` in one edit
     /// of `index.json`, all or nothing: when one is not found, nothing is removed.
-    /// Returns the removed entries, in the order of `queries` (repeats counted once).
+    /// Returns the removed entries, in the order of `queries` (repeats counted once, also
+    /// when spelt two ways: `team/app` and `team/app:latest`).
     @discardableResult
     public func removeReferences(_ queries: [String]) throws -> [Descriptor] {
         var unique: [String] = []
-        for query in queries where !unique.contains(query) { unique.append(query) }
+        var seen = Set<String>()
+        for query in queries where seen.insert((try? RefName(userInput: query))?.value ?? query).inserted { unique.append(query) }
         guard !unique.isEmpty else { throw StowageError(.usage, "give at least one name or digest to remove") }
         let purpose = "rm \(unique.joined(separator: " "))"
         func edit(_ index: inout Index) throws -> [Descriptor] {

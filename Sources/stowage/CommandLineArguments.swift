@@ -33,6 +33,10 @@ enum CommandLineArguments {
                 continue
             }
             let configuration = command.configuration
+            if argument == "help", path.isEmpty {
+                try checkHelpTopic(arguments[(position + 1)...], root: root)
+                break
+            }
             guard !configuration.subcommands.isEmpty, configuration.defaultSubcommand == nil,
                 !argument.hasPrefix("-"), argument != "help"
             else { break }
@@ -45,6 +49,21 @@ enum CommandLineArguments {
             position += 1
         }
         return path + layout + (try SkopeoBool.rewrite(arguments[position...]))
+    }
+
+    /// `stowage help imprt` names the closest command instead of printing the top-level help.
+    private static func checkHelpTopic(_ words: ArraySlice<String>, root: ParsableCommand.Type) throws {
+        var command = root
+        var path: [String] = []
+        for word in words where !word.hasPrefix("-") {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty else { return }
+            guard let next = subcommands.first(where: { $0.typedName == word }) else {
+                throw unknown(word, path: path, among: subcommands.map { $0.typedName }, root: root)
+            }
+            path.append(word)
+            command = next
+        }
     }
 
     private static func unknown(_ argument: String, path: [String], among names: [String], root: ParsableCommand.Type) -> CommandLineError {

@@ -21,6 +21,10 @@ import Testing
         expectError(try StowageBinary.run(["--layout", layout, "expotr"]), "unknown command 'expotr'; did you mean 'export'?", status: 64)
         expectError(try StowageBinary.run(["frobnicate"]), "unknown command 'frobnicate'; `stowage --help` lists the commands", status: 64)
         expectError(try StowageBinary.run(["index", "zap"]), "unknown command 'index zap'; `stowage index --help` lists the commands", status: 64)
+        expectError(try StowageBinary.run(["help", "imprt"]), "unknown command 'imprt'; did you mean 'import'?", status: 64)
+        expectError(try StowageBinary.run(["help", "index", "crete"]), "unknown command 'index crete'; did you mean 'index create'?", status: 64)
+        let help = try StowageBinary.run(["help", "index", "create"])
+        #expect(help.status == 0 && help.stdout.contains("USAGE: stowage index create"), "\(help.stdout)")
     }
 
     @Test func aConnectionRefusedNamesHostAndPortAndAsksWhetherTheRegistryRuns() throws {

@@ -130,8 +130,9 @@ import Testing
         #expect(error.message.contains("missing:1"))
         #expect(try contents(layout.indexPath) == before, "all or nothing")
 
-        let removed = try layout.removeReferences(["a:1", "b:2", "a:1"])
-        #expect(removed.map(\.refName) == ["a:1", "b:2"])
+        try layout.tag("a:1", as: [try RefName(userInput: "team/c")])
+        let removed = try layout.removeReferences(["a:1", "b:2", "a:1", "team/c", "team/c:latest"])
+        #expect(removed.map(\.refName) == ["a:1", "b:2", "team/c:latest"], "one name spelt two ways is removed once")
         #expect(try layout.readIndex().manifests.compactMap(\.refName) == ["docker.io/team/app:docker"])
     }
 
