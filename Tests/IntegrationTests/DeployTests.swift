@@ -23,7 +23,10 @@ import Yams
         let files = try Self.files(under: "\(Self.root)/deploy").filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
         #expect(files.count >= 6, "the Tekton files and the GitHub Actions workflow: \(files)")
         for file in files {
-            let documents = try Array(Yams.compose_all(yaml: String(contentsOfFile: file, encoding: .utf8)))
+            var parsed = try Yams.compose_all(yaml: String(contentsOfFile: file, encoding: .utf8))
+            var documents: [Node] = []
+            while let document = parsed.next() { documents.append(document) }
+            #expect(parsed.error == nil, "\(file): \(String(describing: parsed.error))")
             #expect(!documents.isEmpty, "\(file) holds a YAML document")
             for document in documents { #expect(document.mapping != nil, "\(file): a mapping at the top") }
         }
@@ -188,7 +191,7 @@ import Yams
         let index = try TektonTask(file: "\(Self.tekton)/stowage-index.yaml")
         let indexed = try index.run(
             TektonBinding(arrays: ["tags": ["team/app:v1.0.0", "team/app:latest"]], workspaces: ["archives": shared]),
-            in: directory)
+            in: directory.path)
         #expect(indexed.status == 0, "stowage-index: \(indexed.stdout)\(indexed.stderr)")
         #expect(indexed.stdout.contains("linux/amd64") && indexed.stdout.contains("linux/arm64"), indexed.stdout)
         let layout = "\(shared)/layout"
@@ -206,13 +209,13 @@ import Yams
             strings: ["tlsVerify": "false", "dryRun": "true"], arrays: ["destinations": destinations],
             workspaces: ["storage": shared, "registry-config": credentials, "ca-bundle": certificates])
 
-        let plan = try sync.run(binding, in: directory)
+        let plan = try sync.run(binding, in: directory.path)
         #expect(plan.status == 0, "stowage-sync --dry-run: \(plan.stdout)\(plan.stderr)")
         #expect(try Self.skopeoInspect("\(registry.host)/site-a/team/app:v1.0.0").status != 0, "a dry run sends nothing")
 
         var real = binding
         real.strings["dryRun"] = "false"
-        let synced = try sync.run(real, in: directory)
+        let synced = try sync.run(real, in: directory.path)
         #expect(synced.status == 0, "stowage-sync: \(synced.stdout)\(synced.stderr)")
         for destination in destinations {
             for tag in ["v1.0.0", "latest"] {
@@ -225,7 +228,7 @@ import Yams
         // Unbound optional workspaces: no --authfile, no --cert-dir; an unchanged layout sends nothing new.
         var bare = real
         bare.workspaces = ["storage": shared]
-        let again = try sync.run(bare, in: directory)
+        let again = try sync.run(bare, in: directory.path)
         #expect(again.status == 0, "stowage-sync without optional workspaces: \(again.stdout)\(again.stderr)")
     }
 
@@ -233,7 +236,7 @@ import Yams
         let empty = directory.child("empty")
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let index = try TektonTask(file: "\(Self.tekton)/stowage-index.yaml")
-        let result = try index.run(TektonBinding(arrays: ["tags": ["team/app:v1"]], workspaces: ["archives": empty]), in: directory)
+        let result = try index.run(TektonBinding(arrays: ["tags": ["team/app:v1"]], workspaces: ["archives": empty]), in: directory.path)
         #expect(result.status != 0)
         #expect(result.stderr.contains("no *.tar archive in \(empty)"), result.stderr)
         #expect(!FileManager.default.fileExists(atPath: "\(empty)/layout"), "no layout is made")
@@ -246,7 +249,7 @@ import Yams
         let sync = try TektonTask(file: "\(Self.tekton)/stowage-sync.yaml")
         let result = try sync.run(
             TektonBinding(arrays: ["destinations": ["127.0.0.1:1"]], workspaces: ["storage": shared, "registry-config": credentials]),
-            in: directory)
+            in: directory.path)
         #expect(result.status != 0)
         #expect(result.stderr.contains("neither config.json nor .dockerconfigjson"), result.stderr)
     }
@@ -260,7 +263,7 @@ import Yams
             let script = try binding.render(step.script, task: task)
             #expect(script.contains("oci-archive:\(directory.child("shared"))/amd64.tar"), "writes the archive to the shared workspace")
             #expect(!script.contains("docker://"), "pushes to no registry")
-            let check = try Self.bash(["-n"], script: script, in: directory)
+            let check = try Self.bash(["-n"], script: script, in: directory.path)
             #expect(check.status == 0, "bash -n: \(check.stderr)")
         }
     }
@@ -279,7 +282,7 @@ import Yams
         let merge = try #require(jobs["merge-and-sync"])
         #expect(merge["needs"]?.string == "build")
         for script in buildScripts + Self.runBlocks(merge) {
-            let placeholder = try Self.bash(["-n"], script: script.replacingOccurrences(of: #"\$\{\{[^}]*\}\}"#, with: "X", options: .regularExpression), in: directory)
+            let placeholder = try Self.bash(["-n"], script: script.replacingOccurrences(of: #"\$\{\{[^}]*\}\}"#, with: "X", options: .regularExpression), in: directory.path)
             #expect(placeholder.status == 0, "bash -n: \(placeholder.stderr)\n\(script)")
         }
         for script in buildScripts + Self.runBlocks(merge) {
@@ -323,7 +326,7 @@ import Yams
             #expect(script.hasPrefix("#!/usr/bin/env bash\n"), "\(stage): the shebang comes first, so Jenkins runs bash")
             #expect(script.contains("set -euo pipefail"), stage)
             #expect(!script.contains("\\"), "\(stage): no backslash, which Groovy would interpret")
-            let check = try Self.bash(["-n"], script: script, in: directory)
+            let check = try Self.bash(["-n"], script: script, in: directory.path)
             #expect(check.status == 0, "\(stage): bash -n: \(check.stderr)")
         }
         let build = try #require(blocks.first { $0.stage == "buildah" }?.script)
@@ -347,7 +350,7 @@ import Yams
         ]
         for stage in ["Merge", "Sync"] {
             let script = try #require(blocks.first { $0.stage == stage }?.script, stage)
-            let result = try Self.bash([], script: script, in: directory, environment: environment)
+            let result = try Self.bash([], script: script, in: directory.path, environment: environment)
             #expect(result.status == 0, "\(stage): \(result.stdout)\(result.stderr)")
         }
         for destination in ["jenkins-a", "jenkins-b"] {
@@ -412,10 +415,13 @@ import Yams
     /// Every regular file below `directory`.
     static func files(under directory: String) throws -> [String] {
         let enumerator = try #require(FileManager.default.enumerator(atPath: directory))
-        return enumerator.compactMap { $0 as? String }.map { "\(directory)/\($0)" }.filter {
+        var files: [String] = []
+        while let relative = enumerator.nextObject() as? String {
             var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && !isDirectory.boolValue
+            let path = "\(directory)/\(relative)"
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue { files.append(path) }
         }
+        return files
     }
 
     /// The single YAML document of `file`.
@@ -604,18 +610,19 @@ struct TektonTask {
     /// Runs every step's script in order, as the TaskRun's pod would, with the built
     /// `stowage` first on PATH; stops at the first step that fails and returns its result
     /// (stdout of all the steps run).
-    func run(_ binding: TektonBinding, in directory: TemporaryDirectory) throws -> CommandResult {
+    func run(_ binding: TektonBinding, in directory: String) throws -> CommandResult {
         var output = ""
-        var last = CommandResult(status: 0, stdout: "", stderr: "", stdoutBytes: [])
+        var last: CommandResult?
         for step in steps {
             let script = try binding.render(step.script, task: self)
             let arguments = try binding.render(arguments: step.args, task: self)
-            let cwd = step.workingDir.isEmpty ? directory.path : try binding.render(step.workingDir, task: self)
-            last = try DeployTests.bash([], script: script, arguments: arguments, in: cwd)
-            output += last.stdout
-            last.stdout = output
-            if last.status != 0 { break }
+            let cwd = step.workingDir.isEmpty ? directory : try binding.render(step.workingDir, task: self)
+            var result = try DeployTests.bash([], script: script, arguments: arguments, in: cwd)
+            output += result.stdout
+            result.stdout = output
+            last = result
+            if result.status != 0 { break }
         }
-        return last
+        return try #require(last, "\(name) has steps")
     }
 }
