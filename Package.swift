@@ -99,7 +99,10 @@ let package = Package(
         .testTarget(name: "StowageRegistryTests", dependencies: ["StowageRegistry", "RegistryTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["stowage", "StowageModel", "StowageTestSupport", "RegistryTestSupport"]
+            dependencies: [
+                "stowage", "StowageModel", "StowageTestSupport", "RegistryTestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
     ]
 )
