@@ -10,11 +10,12 @@ struct CompletionCommand: ParsableCommand {
         commandName: "completion",
         abstract: "Print a completion script for bash, zsh or fish.",
         discussion: """
-            Completes commands, flags, files, and the names in the layout (--layout on the line,
+            Completes commands, flags, files, and the names in the layout (--layout on the line, \
             else $STOWAGE_LAYOUT). To load it:
               bash:  source <(stowage completion bash)
               zsh:   stowage completion zsh > "${fpath[1]}/_stowage"
               fish:  stowage completion fish > ~/.config/fish/completions/stowage.fish
+
             scripts/install puts all three where the shells look.
             """)
 

@@ -8,15 +8,15 @@ struct CopyCommand: AsyncParsableCommand {
         commandName: "copy",
         abstract: "Copy an image between layouts, archives and registries.",
         discussion: """
-            SRC and DST use the transports of skopeo and buildah: oci:DIR[:REF],
-            oci-archive:FILE[:REF], docker-archive:FILE[:REF] (source only) and
-            docker://HOST/REPO[:TAG|@DIGEST]. Bytes are copied as stored: digests stay.
-            As in skopeo, a destination oci:DIR:REF names the image exactly REF (no :latest
-            added) and nothing else, and without REF the image is added unnamed; the names
-            inside a source archive only pick its image. Signatures, SBOMs and attestations of
-            the image travel with it (--no-referrers leaves them behind). A docker:// DST
-            without a tag is :latest, as in skopeo. The registry options apply to both sides;
-            --src-* and --dest-* override them for one side only. Every platform of an
+            SRC and DST use the transports of skopeo and buildah: oci:DIR[:REF], \
+            oci-archive:FILE[:REF], docker-archive:FILE[:REF] (source only) and \
+            docker://HOST/REPO[:TAG|@DIGEST]. Bytes are copied as stored: digests stay. \
+            As in skopeo, a destination oci:DIR:REF names the image exactly REF (no :latest \
+            added) and nothing else, and without REF the image is added unnamed; the names \
+            inside a source archive only pick its image. Signatures, SBOMs and attestations of \
+            the image travel with it (--no-referrers leaves them behind). A docker:// DST \
+            without a tag is :latest, as in skopeo. The registry options apply to both sides; \
+            --src-* and --dest-* override them for one side only. Every platform of an \
             index is copied, so --all changes nothing.
             """)
 

@@ -8,7 +8,7 @@ struct DigestCommand: AsyncParsableCommand {
         commandName: "digest",
         abstract: "Print the digest of an image or index, in the layout or in a registry.",
         discussion: """
-            REF is a name or digest in the layout, or docker://HOST[:PORT]/REPO[:TAG|@DIGEST]: one
+            REF is a name or digest in the layout, or docker://HOST[:PORT]/REPO[:TAG|@DIGEST]: one \
             HEAD request, or a GET when the registry states no digest (the bytes are then hashed).
             """)
 

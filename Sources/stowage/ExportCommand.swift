@@ -8,20 +8,20 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write an oci-archive of the layout, or of some images, for transport.",
         discussion: """
-            With no REF, every image of the layout is exported; otherwise the named images
-            (names or sha256: digests) with everything they reach. The same layout always gives
-            a byte-identical archive. The archive is written to a temporary file next to FILE
-            and renamed at the end, so a failed export leaves no partial FILE. Works on
-            read-only layouts. The referrers of what is exported (signatures, SBOMs, attestations,
-            of an index and of each of its children) travel with it; with --platform, those of
-            the images kept and of the index. One --platform replaces an index by its image for
-            that platform; several by a new index of just those (a new digest, written to the
-            archive only and said in the output), which --preserve-digests refuses. `stowage import FILE` restores the same references and digests;
+            With no REF, every image of the layout is exported; otherwise the named images \
+            (names or sha256: digests) with everything they reach. The same layout always gives \
+            a byte-identical archive. The archive is written to a temporary file next to FILE \
+            and renamed at the end, so a failed export leaves no partial FILE. Works on \
+            read-only layouts. The referrers of what is exported (signatures, SBOMs, attestations, \
+            of an index and of each of its children) travel with it; with --platform, those of \
+            the images kept and of the index. One --platform replaces an index by its image for \
+            that platform; several by a new index of just those (a new digest, written to the \
+            archive only and said in the output), which --preserve-digests refuses. `stowage import FILE` restores the same references and digests; \
             `skopeo copy oci-archive:FILE:REF ...` reads it too.
 
-            With --exclude-present INVENTORY (written on the other side by `stowage inventory`), the
-            archive is a delta: its index.json names the same images, whole, but it holds only the
-            blobs the inventory lacks (a blob counts as present when its digest and size match).
+            With --exclude-present INVENTORY (written on the other side by `stowage inventory`), the \
+            archive is a delta: its index.json names the same images, whole, but it holds only the \
+            blobs the inventory lacks (a blob counts as present when its digest and size match). \
             `stowage import` of a delta succeeds only on a layout that has the rest.
             """)
 

@@ -7,12 +7,12 @@ struct GCCommand: ParsableCommand {
         commandName: "gc",
         abstract: "Remove blobs no reference reaches and stale temporary files.",
         discussion: """
-            Safe while imports run: gc waits for running imports (they hold a shared lock)
-            and keeps new ones and index.json edits out while it marks and sweeps. Blobs and
-            temporary files younger than --grace are kept as well, in case a writer on another
-            machine could not take the lock. Nothing is removed when a manifest or index is
-            missing or corrupt; run `stowage verify` to see why. A referrer (signature, SBOM,
-            attestation) stays while its subject is reachable from a named image; when the
+            Safe while imports run: gc waits for running imports (they hold a shared lock) \
+            and keeps new ones and index.json edits out while it marks and sweeps. Blobs and \
+            temporary files younger than --grace are kept as well, in case a writer on another \
+            machine could not take the lock. Nothing is removed when a manifest or index is \
+            missing or corrupt; run `stowage verify` to see why. A referrer (signature, SBOM, \
+            attestation) stays while its subject is reachable from a named image; when the \
             subject goes, gc removes the referrer's index.json entry and its blobs.
             """)
 

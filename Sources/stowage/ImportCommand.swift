@@ -8,17 +8,17 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Import oci-archive or docker-archive tarballs into the layout.",
         discussion: """
-            Archives may be plain, gzip or zstd compressed; the kind is detected from the content.
-            Names come from --tag, else from the archive (org.opencontainers.image.ref.name,
-            io.containerd.image.name or RepoTags). An image without a name is still imported
-            and its digest printed, so it can be named with `stowage tag` or used by an index.
-            Each archive is imported all or nothing; blobs the layout has are skipped unread.
+            Archives may be plain, gzip or zstd compressed; the kind is detected from the content. \
+            Names come from --tag, else from the archive (org.opencontainers.image.ref.name, \
+            io.containerd.image.name or RepoTags). An image without a name is still imported \
+            and its digest printed, so it can be named with `stowage tag` or used by an index. \
+            Each archive is imported all or nothing; blobs the layout has are skipped unread. \
             Several archives are read two at a time; a failing one leaves the others imported.
 
-            An archive may leave out blobs the layout already has (a delta written by `stowage export
-            --exclude-present`); if it leaves out one the layout lacks too, the import fails, lists
-            the missing digests and adds nothing. --dry-run reads the archives (oci-archives) and
-            says what an import would add (names, blobs, bytes) and what it lacks, writing nothing,
+            An archive may leave out blobs the layout already has (a delta written by `stowage export \
+            --exclude-present`); if it leaves out one the layout lacks too, the import fails, lists \
+            the missing digests and adds nothing. --dry-run reads the archives (oci-archives) and \
+            says what an import would add (names, blobs, bytes) and what it lacks, writing nothing, \
             not even to the layout's .stowage/; it exits non-zero when an import would fail.
             """)
 

@@ -97,9 +97,9 @@ struct IndexCreateCommand: ParsableCommand {
         commandName: "create",
         abstract: "Build a multi-platform index from SOURCEs and name it with every --tag.",
         discussion: """
-            Platforms come from each image's config. A duplicate SOURCE, or one whose digest
-            equals an earlier one's, is skipped; two images of one platform are an error unless
-            --replace. An index SOURCE adds its entries. Children are never rewritten, and the
+            Platforms come from each image's config. A duplicate SOURCE, or one whose digest \
+            equals an earlier one's, is skipped; two images of one platform are an error unless \
+            --replace. An index SOURCE adds its entries. Children are never rewritten, and the \
             same inputs always give the same index digest.
             """)
 

@@ -9,9 +9,9 @@ struct InspectCommand: AsyncParsableCommand {
         commandName: "inspect",
         abstract: "Show an image's manifest or index, in the layout or in a registry.",
         discussion: """
-            REF is a name (REPOSITORY:TAG) or digest (sha256:…, or its first 12 or more hex digits)
-            in the layout, or docker://HOST[:PORT]/REPO[:TAG|@DIGEST] in a registry, reached with
-            the same TLS and credential options as push. --platform shows the image of an index
+            REF is a name (REPOSITORY:TAG) or digest (sha256:…, or its first 12 or more hex digits) \
+            in the layout, or docker://HOST[:PORT]/REPO[:TAG|@DIGEST] in a registry, reached with \
+            the same TLS and credential options as push. --platform shows the image of an index \
             for that platform; --config shows an image's config. Everything read is digest-checked.
             """)
 

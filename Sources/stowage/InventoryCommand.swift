@@ -9,15 +9,15 @@ struct InventoryCommand: AsyncParsableCommand {
         commandName: "inventory",
         abstract: "Write what the layout, or a registry, holds as JSON, for a delta export.",
         discussion: """
-            The inventory lists every blob (manifests and indexes included) with its size, and
-            every name with its digest and media type. For a layout: the blobs index.json reaches,
-            the ones gc keeps. For registry repositories (docker://HOST[:PORT]/REPO, several
-            allowed): every tag's manifest or index, fetched and digest-checked, and the manifests
-            of each index; configs and layers are taken from their descriptors; names are
-            HOST/REPO:TAG, and a SOURCE with :TAG or @DIGEST lists only that image. Carry the file
-            to the other side and run `stowage export --exclude-present FILE` there: the archive
-            then holds only the blobs the inventory lacks. The JSON is versioned (schemaVersion 1)
-            and canonical: blobs sorted by digest, names by name, one a line, so the same content
+            The inventory lists every blob (manifests and indexes included) with its size, and \
+            every name with its digest and media type. For a layout: the blobs index.json reaches, \
+            the ones gc keeps. For registry repositories (docker://HOST[:PORT]/REPO, several \
+            allowed): every tag's manifest or index, fetched and digest-checked, and the manifests \
+            of each index; configs and layers are taken from their descriptors; names are \
+            HOST/REPO:TAG, and a SOURCE with :TAG or @DIGEST lists only that image. Carry the file \
+            to the other side and run `stowage export --exclude-present FILE` there: the archive \
+            then holds only the blobs the inventory lacks. The JSON is versioned (schemaVersion 1) \
+            and canonical: blobs sorted by digest, names by name, one a line, so the same content \
             gives the same bytes. Nothing is written to the layout.
             """)
 

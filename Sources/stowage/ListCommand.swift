@@ -8,7 +8,7 @@ struct ListCommand: AsyncParsableCommand {
         commandName: "ls",
         abstract: "List the layout's images: reference, digest, media type, size and platforms; or a registry repository's tags.",
         discussion: """
-            `stowage ls docker://HOST[:PORT]/REPO` lists the repository's tags, sorted, one a line, every page
+            `stowage ls docker://HOST[:PORT]/REPO` lists the repository's tags, sorted, one a line, every page \
             of the registry's tag list followed, with the same TLS and credential options as push.
             """)
 

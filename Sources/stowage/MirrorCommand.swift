@@ -9,18 +9,18 @@ struct MirrorCommand: AsyncParsableCommand {
         commandName: "mirror",
         abstract: "Bring an image set, listed in a YAML file, into the layout; reruns fetch only what changed.",
         discussion: """
-            FILE lists registries (each with its own tls-verify, ca-file, cert-dir, authfile,
-            creds and retry-times), their repositories, and for each the tags wanted: exact
-            names and globs (tags:), a regex (matching anywhere; anchor it with ^...$), a semver
-            range (semver: ">=1.2 <2"), the N highest versions (latest: N), digests, platforms
-            and referrers: true|false. The format is in docs/mirror.md.
-            An image is named HOST/REPO:TAG in the layout, as `stowage pull` names it; one listed by
-            digest stays unnamed. Blobs are fetched once however many images share them, --jobs at
-            a time. A rerun asks one HEAD per tag and fetches only tags that moved; it prints what
-            was added, updated and removed from the set. A name the set no longer lists is kept
-            until --prune removes it (gc then frees its blobs). A set file with an unknown key, a bad
-            regex, or a pattern that matches no tag fails before anything is fetched, naming the
-            file, line and field. A tag that cannot be fetched fails the run with a summary naming
+            FILE lists registries (each with its own tls-verify, ca-file, cert-dir, authfile, \
+            creds and retry-times), their repositories, and for each the tags wanted: exact \
+            names and globs (tags:), a regex (matching anywhere; anchor it with ^...$), a semver \
+            range (semver: ">=1.2 <2"), the N highest versions (latest: N), digests, platforms \
+            and referrers: true|false. The format is in docs/mirror.md. \
+            An image is named HOST/REPO:TAG in the layout, as `stowage pull` names it; one listed by \
+            digest stays unnamed. Blobs are fetched once however many images share them, --jobs at \
+            a time. A rerun asks one HEAD per tag and fetches only tags that moved; it prints what \
+            was added, updated and removed from the set. A name the set no longer lists is kept \
+            until --prune removes it (gc then frees its blobs). A set file with an unknown key, a bad \
+            regex, or a pattern that matches no tag fails before anything is fetched, naming the \
+            file, line and field. A tag that cannot be fetched fails the run with a summary naming \
             it; the rest is still brought in, and nothing is half-written.
             """)
 

@@ -10,13 +10,13 @@ struct PullCommand: AsyncParsableCommand {
         commandName: "pull",
         abstract: "Copy an image or index from a registry into the layout.",
         discussion: """
-            SRC is [docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]. Manifests are stored byte for byte and
-            every blob is checked while it streams in; blobs the layout has are not fetched.
-            By default an index is pulled with all its images. One --platform pulls only that
-            platform's image and names it; several make a new index of just those platforms (a new
-            digest, said in the output), which --preserve-digests refuses. A platform the index
-            lacks is an error listing what it has, and nothing is fetched. Signatures, SBOMs and attestations come along: found
-            with the Referrers API, or where it answers 404, the fallback tag sha256-<hex> and
+            SRC is [docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]. Manifests are stored byte for byte and \
+            every blob is checked while it streams in; blobs the layout has are not fetched. \
+            By default an index is pulled with all its images. One --platform pulls only that \
+            platform's image and names it; several make a new index of just those platforms (a new \
+            digest, said in the output), which --preserve-digests refuses. A platform the index \
+            lacks is an error listing what it has, and nothing is fetched. Signatures, SBOMs and attestations come along: found \
+            with the Referrers API, or where it answers 404, the fallback tag sha256-<hex> and \
             cosign's .sig, .att and .sbom tags; each is digest-checked like any manifest.
             """)
 

@@ -10,10 +10,10 @@ struct PushCommand: AsyncParsableCommand {
         commandName: "push",
         abstract: "Push one image or index, with everything it reaches, to one or more destinations.",
         discussion: """
-            Each DEST is HOST[:PORT]/REPO[:TAG], :latest when no tag is given, as in skopeo.
-            Blobs go first (skipped when present, mounted when already sent to another
-            repository of the same registry, and read from disk once for all registries that
-            lack them), then child manifests by digest, then the image by tag. The exact
+            Each DEST is HOST[:PORT]/REPO[:TAG], :latest when no tag is given, as in skopeo. \
+            Blobs go first (skipped when present, mounted when already sent to another \
+            repository of the same registry, and read from disk once for all registries that \
+            lack them), then child manifests by digest, then the image by tag. The exact \
             stored bytes are sent.
             """)
 

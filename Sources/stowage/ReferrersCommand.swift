@@ -7,11 +7,11 @@ struct ReferrersCommand: ParsableCommand {
         commandName: "referrers",
         abstract: "List an image's signatures, SBOMs and attestations.",
         discussion: """
-            Lists what refers to REF in the layout: manifests whose OCI `subject` is REF, or
-            for an index one of its images (stored as index.json entries without a name, as
-            oras stores them), cosign tags
-            REPO:sha256-<hex>.sig, .att and .sbom naming REF's digest, BuildKit attestations
-            inside REF's index, and the referrers of those in turn (the signature of an SBOM).
+            Lists what refers to REF in the layout: manifests whose OCI `subject` is REF, or \
+            for an index one of its images (stored as index.json entries without a name, as \
+            oras stores them), cosign tags \
+            REPO:sha256-<hex>.sig, .att and .sbom naming REF's digest, BuildKit attestations \
+            inside REF's index, and the referrers of those in turn (the signature of an SBOM). \
             LINK says which: subject, cosign-tag or in-index-attestation.
             """)
 

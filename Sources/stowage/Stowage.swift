@@ -12,9 +12,9 @@ struct Stowage: AsyncParsableCommand {
         commandName: "stowage",
         abstract: "Manage OCI image layouts on shared volumes and air-gapped disks.",
         discussion: """
-            Every command works on one OCI image layout, named by --layout DIR (before or after
-            the command) or $STOWAGE_LAYOUT.
-            Many stowage processes, on one machine or several sharing a volume, may change
+            Every command works on one OCI image layout, named by --layout DIR (before or after \
+            the command) or $STOWAGE_LAYOUT. \
+            Many stowage processes, on one machine or several sharing a volume, may change \
             the same layout at once: every change to index.json is made under a lock.
             """,
         subcommands: [

@@ -10,25 +10,25 @@ struct SyncCommand: AsyncParsableCommand {
         commandName: "sync",
         abstract: "Push every named image of the layout to one or more registries.",
         discussion: """
-            REPO:TAG in the layout goes to HOST[:PORT][/PREFIX]/REPO:TAG (a registry host in the
-            name is dropped); tag-only names go to --repository. With --keep-registry-host the
-            host stays: quay.io/team/app:v1 goes to HOST[/PREFIX]/quay.io/team/app:v1 (names
-            without a host are unchanged). Names that would send different images to one
-            destination (quay.io/team/app:v1 and ghcr.io/team/app:v1) are listed, one line each,
-            and nothing is sent, with --dry-run too; names of one image are sent once. A plan
-            comes first: --dry-run prints it after asking the registry (HEAD requests only) what
-            it lacks, and sends nothing. Images the registry already has under their tag are
-            skipped, so a second sync of an unchanged layout sends no blob, and an interrupted
-            sync, run again, sends only what is missing. Signatures, SBOMs and attestations go
-            after their images (cosign tags as tags, referrers by subject by digest, with the
-            fallback tag sha256-<hex> kept up to date where the registry has no Referrers API).
-            With several TARGETs, each gets its own plan, credentials and TLS (per host, as with one)
-            and counts, and each blob is read from disk once and sent to every registry that lacks
-            it. A registry that fails (unreachable, refused, errors after retries) does not stop the
-            others: they complete, the summary gives each one's result, and the exit is non-zero.
-            With --platform (repeatable), an index goes as its image for one platform, or as a new
-            index of just those platforms (a new digest, said in the output; the layout is not
-            changed), which --preserve-digests refuses; the referrers of the platforms left out
+            REPO:TAG in the layout goes to HOST[:PORT][/PREFIX]/REPO:TAG (a registry host in the \
+            name is dropped); tag-only names go to --repository. With --keep-registry-host the \
+            host stays: quay.io/team/app:v1 goes to HOST[/PREFIX]/quay.io/team/app:v1 (names \
+            without a host are unchanged). Names that would send different images to one \
+            destination (quay.io/team/app:v1 and ghcr.io/team/app:v1) are listed, one line each, \
+            and nothing is sent, with --dry-run too; names of one image are sent once. A plan \
+            comes first: --dry-run prints it after asking the registry (HEAD requests only) what \
+            it lacks, and sends nothing. Images the registry already has under their tag are \
+            skipped, so a second sync of an unchanged layout sends no blob, and an interrupted \
+            sync, run again, sends only what is missing. Signatures, SBOMs and attestations go \
+            after their images (cosign tags as tags, referrers by subject by digest, with the \
+            fallback tag sha256-<hex> kept up to date where the registry has no Referrers API). \
+            With several TARGETs, each gets its own plan, credentials and TLS (per host, as with one) \
+            and counts, and each blob is read from disk once and sent to every registry that lacks \
+            it. A registry that fails (unreachable, refused, errors after retries) does not stop the \
+            others: they complete, the summary gives each one's result, and the exit is non-zero. \
+            With --platform (repeatable), an index goes as its image for one platform, or as a new \
+            index of just those platforms (a new digest, said in the output; the layout is not \
+            changed), which --preserve-digests refuses; the referrers of the platforms left out \
             stay behind. An index lacking a platform asked for is an error, and nothing is sent.
             """)
 

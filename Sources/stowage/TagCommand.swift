@@ -7,8 +7,8 @@ struct TagCommand: ParsableCommand {
         commandName: "tag",
         abstract: "Give an image more names; a name moves if another image had it.",
         discussion: """
-            REF is a name, a digest, or the first 12 or more hex digits of one (with or
-            without sha256:) when only one image starts with them. All the new names are
+            REF is a name, a digest, or the first 12 or more hex digits of one (with or \
+            without sha256:) when only one image starts with them. All the new names are \
             given in one change of index.json.
             """)
 
@@ -36,8 +36,8 @@ struct RemoveCommand: ParsableCommand {
         commandName: "rm",
         abstract: "Remove images' names; their blobs stay until `stowage gc`.",
         discussion: """
-            Each REF is a name, or the digest of an unnamed image (12 or more hex digits are
-            enough when only one image starts with them). All are removed in one change of
+            Each REF is a name, or the digest of an unnamed image (12 or more hex digits are \
+            enough when only one image starts with them). All are removed in one change of \
             index.json, or none: when one REF is not found, nothing is removed.
             """)
 

@@ -7,11 +7,11 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Check the layout's integrity; exit non-zero on any problem.",
         discussion: """
-            Checks oci-layout, index.json (schema, unique references) and every blob the
-            references reach (nested indexes, manifests, configs, layers, subjects): it exists,
-            has the declared size and hashes to its digest. Every problem is reported, each
-            naming the blob and the reference that leads to it; files under blobs/ that are
-            not named by a valid digest are listed. Blobs are hashed in parallel over the
+            Checks oci-layout, index.json (schema, unique references) and every blob the \
+            references reach (nested indexes, manifests, configs, layers, subjects): it exists, \
+            has the declared size and hashes to its digest. Every problem is reported, each \
+            naming the blob and the reference that leads to it; files under blobs/ that are \
+            not named by a valid digest are listed. Blobs are hashed in parallel over the \
             machine's cores. Takes no lock and writes nothing, so it works on read-only layouts.
             """)
 

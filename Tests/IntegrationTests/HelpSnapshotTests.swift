@@ -29,4 +29,22 @@ import Testing
         let expected = try String(contentsOfFile: path, encoding: .utf8)
         #expect(result.stdout == expected, "`stowage \(command.joined(separator: " ")) --help` changed; see \(path)")
     }
+
+    /// Prose is wrapped by the terminal's width, not by hand: in the text above USAGE, a
+    /// line is never followed by one whose first word would have fitted on it (what
+    /// hand-wrapped lines re-wrapped at another width look like). Indented lines are
+    /// examples and stay as written.
+    @Test(arguments: commands)
+    func helpProseWrapsEvenly(_ command: [String]) throws {
+        for width in [60, 80, 120] {
+            let result = try StowageBinary.run(command + ["--help"], environment: ["COLUMNS": "\(width)"])
+            let prose = result.stdout.components(separatedBy: "\nUSAGE:")[0].split(separator: "\n", omittingEmptySubsequences: false)
+            for (line, next) in zip(prose, prose.dropFirst()) {
+                guard !line.isEmpty, !next.isEmpty, !next.hasPrefix(" "), !line.hasPrefix(" ") else { continue }
+                let word = next.prefix { $0 != " " }
+                #expect(line.count + 1 + word.count >= width,
+                        "`stowage \(command.joined(separator: " ")) --help` at \(width) columns breaks early: '\(line)' / '\(next)'")
+            }
+        }
+    }
 }
