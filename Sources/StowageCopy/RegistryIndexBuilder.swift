@@ -83,7 +83,7 @@ public struct RegistryIndexBuilder: Sendable {
         var merge = IndexMerge()
         try resolved.apply(to: &merge, replace: request.replace)
         let (index, format) = try merge.newIndex(format: request.format, annotations: request.annotations)
-        let indexBytes = JSONCoding.encode(index)
+        let indexBytes = try JSONCoding.encode(index)
         let stored = Descriptor(mediaType: format.mediaType, digest: ContentHasher.digest(of: indexBytes), size: Int64(indexBytes.count))
 
         var warnings: [String] = []
@@ -179,12 +179,14 @@ public struct RegistryIndexBuilder: Sendable {
         do {
             fetched = try await client.fetchManifest(origin.repository, reference: origin.manifestReference, expected: origin.digest)
         } catch let error as StowageError where error.code == .registry {
-            // Only a manifest the registry does not have is explained; any other failure stands.
-            guard try await client.manifestDigest(origin.repository, reference: origin.manifestReference) == nil else { throw error }
-            let missing = origin.digest.map { "\(origin.repository)@\($0)" } ?? "\(origin.repository):\(origin.manifestReference)"
+            // A digest the registry cannot serve as a manifest (distribution answers 404 or
+            // 500 for a layer's) but has as a blob names a layer or config.
             if let digest = origin.digest, try await client.blobSize(digest, in: origin.repository) != nil {
                 throw StowageError(.unsupported, "SOURCE '\(source)' is a blob (a layer or config) of \(origin.host)/\(origin.repository), not an image manifest or index")
             }
+            // Only a manifest the registry does not have is explained; any other failure stands.
+            guard try await client.manifestDigest(origin.repository, reference: origin.manifestReference) == nil else { throw error }
+            let missing = origin.digest.map { "\(origin.repository)@\($0)" } ?? "\(origin.repository):\(origin.manifestReference)"
             throw StowageError(.notFound, "SOURCE '\(source)' does not exist: registry \(origin.host) has no manifest \(missing)")
         }
         return (Descriptor(mediaType: fetched.mediaType, digest: fetched.digest, size: Int64(fetched.bytes.count)), fetched.bytes)

@@ -149,9 +149,10 @@ struct IndexCreateCommand: AsyncParsableCommand {
         }
         let request = try options.registryRequest()
         let store = try layout.givenPath().map { try Layout.create($0) }
-        var (report, summary) = try await TransferSession.with(options: try registry.options(), verb: "merging") { session, progress in
+        let (built, summary) = try await TransferSession.with(options: try registry.options(), verb: "merging") { session, progress in
             try await RegistryIndexBuilder(session: session, progress: progress, layout: store).create(request)
         }
+        var report = built
         report.summary = summary
         try options.print(report, verb: "created")
         guard !options.json else { return }

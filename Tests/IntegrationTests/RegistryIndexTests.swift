@@ -147,7 +147,7 @@ import Testing
         }
         let text = try stowage(["index", "create", "--tls-verify=false", "--tag", "\(repository):multi", "\(repository):amd64", "\(repository):arm64"])
         #expect(text.status == 0, "\(text.stderr)")
-        #expect(text.stdout.contains("created \(registry.host)/team/app:multi -> \(made.digest) (OCI index, 2 platforms)"), "\(text.stdout)")
+        #expect(text.stdout.contains("created \(registry.host)/team/app:multi -> \(made.digest) (oci-index, 2 platforms)"), "\(text.stdout)")
         #expect(text.stdout.contains("0 blobs sent"), "\(text.stdout)")
         // Without a layout nothing local is written, not even a temporary file.
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary).isEmpty)
@@ -274,7 +274,7 @@ import Testing
         let whole = try stowage(["index", "create", "--tls-verify=false", "--tag", "\(repository):multi", "\(repository):amd64", "\(repository):arm64"],
                                 environment: ["STOWAGE_LAYOUT": fresh])
         #expect(whole.status == 0, "\(whole.stderr)")
-        #expect(whole.stdout.contains("kept in layout \(fresh) as \(registry.host)/team/app:multi"), "\(whole.stdout)")
+        #expect(whole.stdout.contains("kept in layout ") && whole.stdout.contains(" as \(registry.host)/team/app:multi\n"), "\(whole.stdout)")
         #expect(try stowage(["verify", "--layout", fresh]).status == 0)
         let platforms = try stowage(["inspect", "--platforms", "--layout", fresh, "\(registry.host)/team/app:multi"])
         #expect(platforms.stdout == "linux/amd64\nlinux/arm64/v8\n")
