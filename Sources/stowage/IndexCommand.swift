@@ -59,7 +59,10 @@ struct IndexSourceOptions: ParsableArguments {
     }
 
     func request() throws -> IndexRequest {
-        try request(tags: tag.map { try RefName(userInput: $0) })
+        if let remote = tag.first(where: { $0.hasPrefix("docker://") }) {
+            throw StowageError(.usage, "--tag \(remote) is in a registry; only `stowage index create` builds an index there (it amends none)")
+        }
+        return try request(tags: tag.map { try RefName(userInput: $0) })
     }
 
     private func request(tags: [RefName]) throws -> IndexRequest {
