@@ -61,61 +61,15 @@ public struct RegistryIndexBuilder: Sendable {
         let layoutNames = try layout.map { _ in try targets.compactMap(RegistryPuller.defaultName(of:)) }
         for target in targets { try await session.client(for: target.host).preparePush(to: target.repository) }
 
-        // Resolve every SOURCE: its manifest, and the config when a platform is needed.
-        var resolved = ResolvedSources()
-        var documents: [Digest: [UInt8]] = [:]
-        var registries: [String: String] = [:]
-        for source in request.sources where resolved.admit(source) {
-            let origin = origins[source]!
-            let client = try await session.client(for: origin.host, side: .source)
-            let (root, bytes) = try await fetchSource(origin, named: source, client: client)
-            documents[root.digest] = bytes
-            registries[RegistryHost.canonical(origin.host)] = registries[RegistryHost.canonical(origin.host)] ?? source
-            switch try IndexMerge.sourceEntries(of: root, source: source, override: request.platformOverrides[source], bytes: { bytes }) {
-            case .entries(let entries):
-                resolved.add(entries, source: source)
-            case .image(var image, let config):
-                let configBytes = try await RegistryDocuments(client: client, repository: origin.repository).smallBlob(config)
-                image.platform = try IndexMerge.platform(ofConfig: configBytes, config: config, source: source)
-                resolved.add([image], source: source)
-            }
-        }
+        var resolution = try await resolve(request, origins: origins)
         var merge = IndexMerge()
-        try resolved.apply(to: &merge, replace: request.replace)
+        try resolution.sources.apply(to: &merge, replace: request.replace)
         let (index, format) = try merge.newIndex(format: request.format, annotations: request.annotations)
         let indexBytes = try JSONCoding.encode(index)
         let stored = Descriptor(mediaType: format.mediaType, digest: ContentHasher.digest(of: indexBytes), size: Int64(indexBytes.count))
-
         var warnings: [String] = []
-        if let warning = IndexMerge.differentRegistriesWarning(registries) { warnings.append(warning) }
-        // What each target repository lacks: the entries of SOURCEs from elsewhere.
-        let repositories = Self.unique(targets.map { RegistryReference(host: $0.host, repository: $0.repository) })
-        var graphs: [String: RemoteGraph] = [:]
-        var plans: [(target: RegistryReference, graphs: [RemoteGraph])] = []
-        for repository in repositories {
-            var needed: [RemoteGraph] = []
-            var kept = Set<String>()
-            for source in merge.entries.map(\.source) where kept.insert(source).inserted {
-                let origin = origins[source]!
-                guard !Self.sameRepository(origin, repository) else { continue }
-                let sameHost = RegistryHost.canonical(origin.host) == RegistryHost.canonical(repository.host)
-                warnings.append(
-                    "\(source) is not in \(repository), the target repository: "
-                        + (sameHost ? "its blobs are mounted there from \(origin.repository)"
-                            : "its blobs, layers included, are copied there from \(origin.host)"))
-                let key = "\(RegistryHost.canonical(origin.host))/\(origin.repository) \(source)"
-                if graphs[key] == nil {
-                    var graph = RemoteGraph(origin: origin)
-                    let client = try await session.client(for: origin.host, side: .source)
-                    for entry in merge.entries where entry.source == source {
-                        try await graph.walk(entry.descriptor, client: client, documents: &documents, depth: 0)
-                    }
-                    graphs[key] = graph
-                }
-                needed.append(graphs[key]!)
-            }
-            plans.append((repository, needed))
-        }
+        if let warning = IndexMerge.differentRegistriesWarning(resolution.registries) { warnings.append(warning) }
+        let plans = try await plan(merge, targets: targets, origins: origins, documents: &resolution.documents, warnings: &warnings)
 
         let scratch = try TemporaryLayout()
         defer { scratch.remove() }
@@ -145,6 +99,74 @@ public struct RegistryIndexBuilder: Sendable {
     }
 
     // MARK: - Sources and targets
+
+    /// What resolving the SOURCEs learnt.
+    private struct Resolution {
+        /// The entries each SOURCE gives, in order, and the repeated ones.
+        var sources = ResolvedSources()
+        /// The documents fetched, by digest.
+        var documents: [Digest: [UInt8]] = [:]
+        /// The first SOURCE of each registry host.
+        var registries: [String: String] = [:]
+    }
+
+    /// Reads every SOURCE, in order: its manifest or index, and an image's config when
+    /// its platform is needed. Nothing is written.
+    private func resolve(_ request: RegistryIndexRequest, origins: [String: RegistryReference]) async throws -> Resolution {
+        var resolution = Resolution()
+        for source in request.sources where resolution.sources.admit(source) {
+            let origin = origins[source]!
+            let client = try await session.client(for: origin.host, side: .source)
+            let (root, bytes) = try await fetchSource(origin, named: source, client: client)
+            resolution.documents[root.digest] = bytes
+            let host = RegistryHost.canonical(origin.host)
+            resolution.registries[host] = resolution.registries[host] ?? source
+            switch try IndexMerge.sourceEntries(of: root, source: source, override: request.platformOverrides[source], bytes: { bytes }) {
+            case .entries(let entries):
+                resolution.sources.add(entries, source: source)
+            case .image(var image, let config):
+                let configBytes = try await RegistryDocuments(client: client, repository: origin.repository).smallBlob(config)
+                image.platform = try IndexMerge.platform(ofConfig: configBytes, config: config, source: source)
+                resolution.sources.add([image], source: source)
+            }
+        }
+        return resolution
+    }
+
+    /// What each target repository lacks: for every SOURCE of the index from another
+    /// repository, what its entries reach there, with a warning saying how it is brought.
+    private func plan(
+        _ merge: IndexMerge, targets: [RegistryReference], origins: [String: RegistryReference], documents: inout [Digest: [UInt8]],
+        warnings: inout [String]
+    ) async throws -> [(target: RegistryReference, graphs: [RemoteGraph])] {
+        let repositories = Self.unique(targets.map { RegistryReference(host: $0.host, repository: $0.repository) })
+        var graphs: [String: RemoteGraph] = [:]
+        var plans: [(target: RegistryReference, graphs: [RemoteGraph])] = []
+        for repository in repositories {
+            var needed: [RemoteGraph] = []
+            var kept = Set<String>()
+            for source in merge.entries.map(\.source) where kept.insert(source).inserted {
+                let origin = origins[source]!
+                guard !Self.sameRepository(origin, repository) else { continue }
+                let sameHost = RegistryHost.canonical(origin.host) == RegistryHost.canonical(repository.host)
+                warnings.append(
+                    "\(source) is not in \(repository), the target repository: "
+                        + (sameHost ? "its blobs are mounted there from \(origin.repository)"
+                            : "its blobs, layers included, are copied there from \(origin.host)"))
+                if graphs[source] == nil {
+                    var graph = RemoteGraph(origin: origin)
+                    let client = try await session.client(for: origin.host, side: .source)
+                    for entry in merge.entries where entry.source == source {
+                        try await graph.walk(entry.descriptor, client: client, documents: &documents, depth: 0)
+                    }
+                    graphs[source] = graph
+                }
+                needed.append(graphs[source]!)
+            }
+            plans.append((repository, needed))
+        }
+        return plans
+    }
 
     /// Checks the request; returns the targets (with `latest` when no tag is given) and
     /// each SOURCE's reference.
