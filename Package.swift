@@ -1,5 +1,14 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// The commit `stowage version` prints: $STOWAGE_COMMIT when set (scripts/install sets it),
+/// else the checkout's HEAD, with "-dirty" for uncommitted changes, else "unknown".
+let buildCommit: String = {
+    if let commit = ProcessInfo.processInfo.environment["STOWAGE_COMMIT"], !commit.isEmpty { return commit }
+    guard let git = Context.gitInformation else { return "unknown" }
+    return String(git.currentCommit.prefix(12)) + (git.hasUncommittedChanges ? "-dirty" : "")
+}()
 
 let package = Package(
     name: "Stowage",
@@ -25,6 +34,10 @@ let package = Package(
             name: "CArchive",
             pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]
+        ),
+        .target(
+            name: "CStowageBuild",
+            cSettings: [.define("STOWAGE_COMMIT", to: "\"\(buildCommit)\"")]
         ),
         .target(
             name: "StowageModel",
@@ -56,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "stowage",
             dependencies: [
-                "StowageModel", "StowageLayout", "StowageArchive", "StowageCopy", "StowageRegistry",
+                "StowageModel", "StowageLayout", "StowageArchive", "StowageCopy", "StowageRegistry", "CStowageBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -18,7 +18,7 @@ ensure_packages() {
 
 # What building and testing Stowage needs from Debian.
 STOWAGE_BUILD_PACKAGES=(pkg-config libarchive-dev zlib1g-dev libssl-dev)
-STOWAGE_TEST_PACKAGES=(skopeo umoci buildah zstd ca-certificates docker-registry apache2-utils openssl curl)
+STOWAGE_TEST_PACKAGES=(skopeo umoci buildah zstd ca-certificates docker-registry apache2-utils openssl curl groff-base zsh fish)
 
 # The release build that scripts/install installs and scripts/bench measures: the Swift
 # runtime linked in (--static-swift-stdlib), so the binary runs where no Swift toolchain is.

@@ -32,6 +32,10 @@ public struct ArchiveEntry: Sendable {
 /// disk can be counted (`bytesRead`), which is how tests prove that a blob
 /// already in the layout is never read again.
 public final class ArchiveReader {
+    /// The libarchive this build reads with, and the compression libraries it has:
+    /// `libarchive 3.6.2 zlib/1.2.13 liblzma/5.4.1 bz2lib/1.0.8 libzstd/1.5.4`.
+    public static var libraryVersion: String { String(cString: archive_version_details()) }
+
     /// The archive file.
     public let path: String
     private let archive: OpaquePointer

@@ -11,6 +11,9 @@ public struct ImageSummary: Sendable, Codable, Equatable {
     public var mediaType: String
     /// The manifest or index size in bytes.
     public var size: Int64
+    /// What the image takes: every distinct blob it is made of (`Layout.totalSizes(of:)`);
+    /// nil when not asked for, or when part of it is not in the layout.
+    public var totalSize: Int64?
     /// `os/arch[/variant]` of the image, or of each entry of an index.
     public var platforms: [String]
     /// For a referrer entry (signature, SBOM, attestation), the digest it refers to.
@@ -34,7 +37,8 @@ extension Layout {
     /// Unnamed referrer entries are left out unless `includeReferrers`; cosign tags,
     /// being names, are always listed. Given `repositories`, only the names in those
     /// repositories are listed (`team/app` lists `team/app:v1` and `team/app:v2`).
-    public func summaries(includeReferrers: Bool = false, repositories: [String] = []) throws -> [ImageSummary] {
+    /// With `totalSizes`, each summary also gets its image's total size.
+    public func summaries(includeReferrers: Bool = false, repositories: [String] = [], totalSizes: Bool = false) throws -> [ImageSummary] {
         var index: Index
         if repositories.isEmpty {
             index = try readIndex()
@@ -68,10 +72,13 @@ extension Layout {
             Result { try self.platforms(of: entry).map(\.description) }
         }
         for (position, result) in zip(unknown, looked) { platforms[position] = result }
+        let totals = totalSizes ? self.totalSizes(of: entries) : [:]
         return try entries.enumerated().map { position, entry in
-            ImageSummary(
+            var summary = ImageSummary(
                 reference: entry.refName, digest: entry.digest.string, mediaType: entry.mediaType.rawValue,
                 size: entry.size, platforms: try platforms[position]!.get(), referrerOf: subjectOf(entry)?.string)
+            summary.totalSize = totals[entry.digest]
+            return summary
         }
     }
 

@@ -21,7 +21,7 @@ public struct CredentialResolver: Sendable {
     /// The auth files to read, in order, that exist.
     public var files: [String] {
         if let authFile = options.authFile { return [authFile] }
-        let env = options.environment.isEmpty ? ProcessInfo.processInfo.environment : options.environment
+        let env = options.processEnvironment
         var candidates: [String] = []
         if let file = env["REGISTRY_AUTH_FILE"], !file.isEmpty { candidates.append(file) }
         if let runtime = env["XDG_RUNTIME_DIR"], !runtime.isEmpty { candidates.append("\(runtime)/containers/auth.json") }

@@ -38,18 +38,13 @@ public final class RegistryClient: Sendable {
             extraRoots.append(.file(caFile))
         }
         if let directory = options.certDirectory {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             guard FileManager.default.fileExists(atPath: directory) else {
                 throw StowageError(.notFound, "certificate directory \(directory) does not exist")
             }
-            for name in names.sorted() where name.hasSuffix(".crt") { extraRoots.append(.file("\(directory)/\(name)")) }
-            if names.contains("client.cert") && names.contains("client.key") {
-                do {
-                    tls.certificateChain = try NIOSSLCertificate.fromPEMFile("\(directory)/client.cert").map { .certificate($0) }
-                    tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: "\(directory)/client.key", format: .pem))
-                } catch {
-                    throw StowageError(.io, "cannot load the client certificate in \(directory)", cause: "\(error)")
-                }
+            try Self.load(certDirectory: directory, into: &tls, roots: &extraRoots)
+        } else {
+            for directory in options.defaultCertDirectories(for: host) {
+                try Self.load(certDirectory: directory, into: &tls, roots: &extraRoots)
             }
         }
         tls.additionalTrustRoots = extraRoots
@@ -64,6 +59,20 @@ public final class RegistryClient: Sendable {
         // registries, which go in step with it.
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = Swift.max(8, options.jobs + 4)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Adds a `certs.d`-shaped directory's `*.crt` CAs to `roots`, and its `client.cert`
+    /// and `client.key` (both or neither) to `tls`.
+    private static func load(certDirectory directory: String, into tls: inout TLSConfiguration, roots: inout [NIOSSLAdditionalTrustRoots]) throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names.sorted() where name.hasSuffix(".crt") { roots.append(.file("\(directory)/\(name)")) }
+        guard names.contains("client.cert") && names.contains("client.key") else { return }
+        do {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile("\(directory)/client.cert").map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: "\(directory)/client.key", format: .pem))
+        } catch {
+            throw StowageError(.io, "cannot load the client certificate in \(directory)", cause: "\(error)")
+        }
     }
 
     /// Runs `body` with a client and shuts it down afterwards, even on error.

@@ -1,3 +1,4 @@
+import Foundation
 import StowageModel
 
 /// How to talk to registries: the options users know from skopeo and buildah.
@@ -8,7 +9,8 @@ public struct RegistryOptions: Sendable {
     /// A PEM bundle of extra CAs to trust (`--ca-file`).
     public var caFile: String?
     /// A directory in the containers `certs.d` shape (`--cert-dir`): `*.crt` CAs,
-    /// `client.cert` + `client.key` for client authentication.
+    /// `client.cert` + `client.key` for client authentication. When nil, the host's
+    /// directories in the usual places are used (`defaultCertDirectories(for:)`).
     public var certDirectory: String?
     /// Credentials given on the command line (`--creds USER:PASS`), used before any file.
     public var credentials: Credential?
@@ -34,6 +36,26 @@ public struct RegistryOptions: Sendable {
 
     /// Default options.
     public init() {}
+}
+
+extension RegistryOptions {
+    /// `environment`, or the process's own when none was given.
+    var processEnvironment: [String: String] {
+        environment.isEmpty ? ProcessInfo.processInfo.environment : environment
+    }
+
+    /// Where skopeo, podman and docker look for a registry's CAs and client certificate
+    /// when no `--cert-dir` is given, and which of them exist for `host` (`HOST[:PORT]`):
+    /// `$HOME/.config/containers/certs.d/HOST`, `/etc/containers/certs.d/HOST`,
+    /// `/etc/docker/certs.d/HOST`. Every one that exists is used.
+    public func defaultCertDirectories(for host: String) -> [String] {
+        var roots = ["/etc/containers/certs.d", "/etc/docker/certs.d"]
+        if let home = processEnvironment["HOME"], !home.isEmpty { roots.insert("\(home)/.config/containers/certs.d", at: 0) }
+        return roots.map { "\($0)/\(host)" }.filter { path in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+        }
+    }
 }
 
 /// Credentials for one registry.

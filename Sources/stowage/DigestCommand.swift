@@ -15,7 +15,7 @@ struct DigestCommand: AsyncParsableCommand {
     @OptionGroup var options: LayoutOptions
     @OptionGroup var registry: RegistryOptionGroup
 
-    @Argument(help: ArgumentHelp("A name or digest in the layout, or docker://HOST/REPO[:TAG|@DIGEST].", valueName: "REF"))
+    @Argument(help: ArgumentHelp("A name or digest in the layout, or docker://HOST/REPO[:TAG|@DIGEST].", valueName: "REF"), completion: .layoutReferences)
     var reference: String
 
     func run() async throws {

@@ -52,7 +52,7 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
-    @Argument(help: ArgumentHelp("Images to export (default: all).", valueName: "REF"))
+    @Argument(help: ArgumentHelp("Images to export (default: all).", valueName: "REF"), completion: .layoutReferences)
     var references: [String] = []
 
     func validate() throws {

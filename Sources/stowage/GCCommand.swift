@@ -22,15 +22,15 @@ struct GCCommand: ParsableCommand {
     var dryRun = false
 
     @Option(name: .long, help: ArgumentHelp(
-        "Keep blobs and temporary files younger than this (0, 30s, 10m, 1h, 1h30m; default 1h).",
+        "Keep blobs and temporary files younger than this (0, 30s, 10m, 1h, 1h30m; default: 1h).",
         valueName: "DURATION"))
-    var grace: String = "1h"
+    var grace: String?
 
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
     func run() throws {
-        let seconds = try GracePeriod.parse(grace)
+        let seconds = try GracePeriod.parse(grace ?? "1h")
         let layout = try options.open()
         let report = try GarbageCollector(layout: layout, grace: seconds, dryRun: dryRun).collect()
         if json {

@@ -35,7 +35,7 @@ struct ImportCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
-    @Argument(help: ArgumentHelp("Archives to import: FILE, oci-archive:FILE or docker-archive:FILE.", valueName: "ARCHIVE"))
+    @Argument(help: ArgumentHelp("Archives to import: FILE, oci-archive:FILE or docker-archive:FILE.", valueName: "ARCHIVE"), completion: .file())
     var archives: [String]
 
     func validate() throws {

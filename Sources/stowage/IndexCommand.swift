@@ -32,7 +32,7 @@ struct IndexSourceOptions: ParsableArguments {
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
-    @Argument(help: ArgumentHelp("Images: layout references, sha256: digests or archive files (imported first).", valueName: "SOURCE"))
+    @Argument(help: ArgumentHelp("Images: layout references, sha256: digests or archive files (imported first).", valueName: "SOURCE"), completion: .layoutReferencesAndFiles)
     var sources: [String] = []
 
     /// Whether the index goes to a registry: every --tag is docker://…, which may not be mixed with layout names.
@@ -118,7 +118,11 @@ private func noteDockerIndex(_ report: IndexReport) {
     Output.note("note: skopeo's oci: transport does not look up index.json entries of Docker media types, so `skopeo inspect oci:DIR:\(name)` will not find this index; use --format oci for layouts skopeo reads")
 }
 
-extension IndexFormat: ExpressibleByArgument {}
+extension IndexFormat: ExpressibleByArgument {
+    /// The help names the values itself; completion still offers them.
+    public static var allValueStrings: [String] { [] }
+    public static var defaultCompletionKind: CompletionKind { .list(allCases.map(\.rawValue)) }
+}
 
 struct IndexCreateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

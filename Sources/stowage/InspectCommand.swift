@@ -30,12 +30,18 @@ struct InspectCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The image of an index for this platform.", valueName: "OS/ARCH[/VARIANT]"))
     var platform: String?
 
-    @Argument(help: ArgumentHelp("A name or digest in the layout, or docker://HOST/REPO[:TAG|@DIGEST].", valueName: "REF"))
+    @Option(name: .long, help: ArgumentHelp(
+        "Print with a template: {{.Digest}}, {{.MediaType}}, {{.Size}}, {{.Name}}, and the document's own fields ({{.config.digest}}, {{json .layers}}).",
+        valueName: "TEMPLATE"))
+    var format: String?
+
+    @Argument(help: ArgumentHelp("A name or digest in the layout, or docker://HOST/REPO[:TAG|@DIGEST].", valueName: "REF"), completion: .layoutReferences)
     var reference: String
 
     func validate() throws {
         if raw && platforms { throw ValidationError("--raw and --platforms cannot be combined") }
         if platforms && (config || platform != nil) { throw ValidationError("--platforms lists platforms; it cannot be combined with --config or --platform") }
+        if format != nil && (raw || platforms) { throw ValidationError("--format cannot be combined with --raw or --platforms") }
     }
 
     func run() async throws {
@@ -72,8 +78,23 @@ struct InspectCommand: AsyncParsableCommand {
         }
         if raw {
             Output.raw(shown.bytes)
+        } else if let format {
+            Output.line(try Self.render(format, shown, name: reference, config: config))
         } else {
             Output.line(try JSONCoding.prettyPrinted(shown.bytes, what: "\(config ? "config" : "document") \(shown.descriptor.digest)"))
         }
+    }
+
+    /// `--format`: the document's own fields, and Name, Digest, MediaType and Size of what is shown.
+    static func render(_ format: String, _ shown: (descriptor: Descriptor, bytes: [UInt8]), name: String, config: Bool) throws -> String {
+        var fields: [String: JSONValue] = [:]
+        if case .object(let document) = try JSONCoding.decode(JSONValue.self, from: shown.bytes, what: "\(config ? "config" : "document") \(shown.descriptor.digest)") {
+            fields = document
+        }
+        fields["Name"] = .string(name)
+        fields["Digest"] = .string(shown.descriptor.digest.string)
+        fields["MediaType"] = .string(shown.descriptor.mediaType.rawValue)
+        fields["Size"] = .int(shown.descriptor.size)
+        return try FormatTemplate(format, fields: ["Digest", "MediaType", "Name", "Size"], documentFields: true).render(.object(fields))
     }
 }

@@ -5,7 +5,7 @@ import StowageModel
 
 /// `--layout DIR`, shared by every command.
 struct LayoutOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The OCI layout directory (default: $STOWAGE_LAYOUT).", valueName: "DIR"))
+    @Option(name: .long, help: ArgumentHelp("The OCI layout directory (default: $STOWAGE_LAYOUT).", valueName: "DIR"), completion: .directory)
     var layout: String?
 
     /// The layout path from the flag or the environment.

@@ -36,7 +36,7 @@ struct MirrorCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
-    @Argument(help: ArgumentHelp("The image set, a YAML file.", valueName: "FILE"))
+    @Argument(help: ArgumentHelp("The image set, a YAML file.", valueName: "FILE"), completion: .file(extensions: ["yaml", "yml"]))
     var file: String
 
     func run() async throws {

@@ -25,7 +25,7 @@ struct PushCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
-    @Argument(help: ArgumentHelp("The image: a name or digest in the layout.", valueName: "REF"))
+    @Argument(help: ArgumentHelp("The image: a name or digest in the layout.", valueName: "REF"), completion: .layoutReferences)
     var reference: String
 
     @Argument(help: ArgumentHelp("Destinations, HOST[:PORT]/REPO[:TAG].", valueName: "DEST"))

@@ -23,7 +23,7 @@ struct ReferrersCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
-    @Argument(help: ArgumentHelp("A name (REPOSITORY:TAG) or digest (sha256:…).", valueName: "REF"))
+    @Argument(help: ArgumentHelp("A name (REPOSITORY:TAG) or digest (sha256:…).", valueName: "REF"), completion: .layoutReferences)
     var reference: String
 
     func run() throws {

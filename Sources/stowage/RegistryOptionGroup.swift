@@ -26,11 +26,11 @@ struct RegistryOptionGroup: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Credentials for the registry.", valueName: "USER:PASS"))
     var creds: String?
 
-    @Option(name: .customLong("retry-times"), help: ArgumentHelp("Retries of a failed request.", valueName: "N"))
-    var retryTimes = 3
+    @Option(name: .customLong("retry-times"), help: ArgumentHelp("Retries of a failed request (default: 3).", valueName: "N"))
+    var retryTimes: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Parallel blob transfers.", valueName: "N"))
-    var jobs = 4
+    @Option(name: .long, help: ArgumentHelp("Parallel blob transfers (default: 4).", valueName: "N"))
+    var jobs: Int?
 
     @Option(name: .long, help: ArgumentHelp(
         "How long a manifest or token may take, and a blob may go without a byte; also caps the waits between retries of one request (default: 60s).",
@@ -44,10 +44,14 @@ struct RegistryOptionGroup: ParsableArguments {
         options.caFile = caFile
         options.authFile = authFile
         options.credentials = try creds.map(Credential.init(parsing:))
-        guard retryTimes >= 0 else { throw StowageError(.usage, "--retry-times must be 0 or more") }
-        guard (1...64).contains(jobs) else { throw StowageError(.usage, "--jobs must be between 1 and 64") }
-        options.retryTimes = retryTimes
-        options.jobs = jobs
+        if let retryTimes {
+            guard retryTimes >= 0 else { throw StowageError(.usage, "--retry-times must be 0 or more") }
+            options.retryTimes = retryTimes
+        }
+        if let jobs {
+            guard (1...64).contains(jobs) else { throw StowageError(.usage, "--jobs must be between 1 and 64") }
+            options.jobs = jobs
+        }
         if let timeout {
             let seconds = try GracePeriod.parse(timeout)
             guard seconds > 0 else { throw StowageError(.usage, "--timeout must be longer than 0, such as 30s or 2m") }

@@ -17,14 +17,23 @@ struct Stowage: AsyncParsableCommand {
             Many stowage processes, on one machine or several sharing a volume, may change
             the same layout at once: every change to index.json is made under a lock.
             """,
-        version: "0.1.0",
         subcommands: [
             ImportCommand.self, IndexCommand.self, ListCommand.self, InspectCommand.self, TagCommand.self, RemoveCommand.self,
             PushCommand.self, SyncCommand.self, PullCommand.self, CopyCommand.self,
             MirrorCommand.self, DigestCommand.self, VerifyCommand.self, GCCommand.self, ExportCommand.self, InventoryCommand.self,
-            ReferrersCommand.self,
+            ReferrersCommand.self, VersionCommand.self, CompletionCommand.self,
         ]
     )
+
+    /// Only here, not on every subcommand: ArgumentParser's own `version:` shows the flag
+    /// in every command's help.
+    @Flag(name: .long, help: "Show the version (`stowage version` says more).")
+    var version = false
+
+    func run() async throws {
+        guard version else { throw CleanExit.helpRequest(Stowage.self) }
+        Output.line(BuildInfo.version)
+    }
 
     /// Runs a command and turns a `StowageError` into one line on stderr and a non-zero exit.
     static func main() async {

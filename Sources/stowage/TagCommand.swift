@@ -14,7 +14,7 @@ struct TagCommand: ParsableCommand {
 
     @OptionGroup var options: LayoutOptions
 
-    @Argument(help: ArgumentHelp("The image: a name or a digest.", valueName: "REF"))
+    @Argument(help: ArgumentHelp("The image: a name or a digest.", valueName: "REF"), completion: .layoutReferences)
     var source: String
 
     @Argument(help: ArgumentHelp("The new names, REPOSITORY:TAG.", valueName: "NEWREF"))
@@ -43,7 +43,7 @@ struct RemoveCommand: ParsableCommand {
 
     @OptionGroup var options: LayoutOptions
 
-    @Argument(help: ArgumentHelp("The names (or digests of unnamed images) to remove.", valueName: "REF"))
+    @Argument(help: ArgumentHelp("The names (or digests of unnamed images) to remove.", valueName: "REF"), completion: .layoutReferences)
     var references: [String] = []
 
     func validate() throws {

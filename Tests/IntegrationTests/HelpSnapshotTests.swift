@@ -9,6 +9,7 @@ import Testing
     static let commands: [[String]] = [
         [], ["import"], ["index", "create"], ["index", "add"], ["index", "remove"], ["ls"], ["inspect"], ["tag"], ["rm"],
         ["verify"], ["gc"], ["export"], ["inventory"], ["push"], ["sync"], ["pull"], ["copy"], ["referrers"], ["mirror"], ["digest"],
+        ["version"], ["completion"],
     ]
 
     static var snapshotDirectory: String {

@@ -17,7 +17,10 @@
 # layout's blob bytes; then the medians. Timing is for docs/performance.md only.
 #
 # Environment: RUNS (default 3), ARCH_MIB (default 100), BENCH_DIR (default a mktemp
-# dir under /var/tmp, removed at the end).
+# dir under /var/tmp, removed at the end), MODES (default "one two pair").
+# LINK=RATE (e.g. 1gbit; root only) puts each registry behind a link of its own, as two
+# sites are: a network namespace, a veth pair and a token-bucket limit of RATE on the
+# way to it (tc tbf), instead of 127.0.0.1.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${1:-$(cd "$HERE/../.." && swift build -c release --scratch-path .build-bench --show-bin-path)/stowage}
@@ -68,6 +71,7 @@ PY
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PIDS=()
 PORTS=()
+HOSTS=()
 reg_start() { # reg_start N — N fresh registries, access logs on (one line per request)
   reg_stop
   local i port dir
@@ -92,20 +96,43 @@ http:
   addr: 127.0.0.1:$port
   secret: stowage-bench
 YAML
-    /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+    if [[ -n ${LINK:-} ]]; then
+      ip netns add "msync$i"
+      ip link add "msh$i" type veth peer name "msr$i"
+      ip link set "msr$i" netns "msync$i"
+      ip addr add "10.77.$i.1/24" dev "msh$i"
+      ip link set "msh$i" up
+      ip netns exec "msync$i" ip addr add "10.77.$i.2/24" dev "msr$i"
+      ip netns exec "msync$i" ip link set "msr$i" up
+      ip netns exec "msync$i" ip link set lo up
+      tc qdisc add dev "msh$i" root tbf rate "$LINK" burst 1mb latency 200ms
+      sed -i "s/addr: 127.0.0.1:$port/addr: 10.77.$i.2:$port/" "$dir/config.yml"
+      ip netns exec "msync$i" /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+      HOSTS+=("10.77.$i.2:$port")
+    else
+      /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+      HOSTS+=("127.0.0.1:$port")
+    fi
     PIDS+=($!)
     PORTS+=("$port")
     for ((t = 0; t < 100; t++)); do
-      curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break
+      curl -fsS -o /dev/null "http://${HOSTS[-1]}/v2/" 2>/dev/null && break
       sleep 0.1
     done
   done
 }
 reg_stop() {
-  local pid
+  local pid i
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  if [[ -n ${LINK:-} ]]; then
+    for ((i = 0; i < 2; i++)); do
+      ip link del "msh$i" 2>/dev/null || true
+      ip netns del "msync$i" 2>/dev/null || true
+    done
+  fi
   PIDS=()
   PORTS=()
+  HOSTS=()
 }
 trap 'reg_stop; [[ -n ${BENCH_DIR:-} ]] || rm -rf "$WORK"' EXIT
 # Requests the registries answered, from their access logs ("GET /v2/ HTTP/1.1" lines), the readiness pings excluded.
@@ -125,7 +152,7 @@ run() { # run MODE
   [[ $mode == one ]] && n=1
   reg_start "$n"
   targets=()
-  for port in "${PORTS[@]}"; do targets+=("127.0.0.1:$port"); done
+  targets=("${HOSTS[@]}")
   before=$(requests)
   drop_caches
   out=$WORK/$mode.json
@@ -148,14 +175,14 @@ run() { # run MODE
   WALLS[$mode]+="$wall "
   reg_stop
 }
-MODES=(one two pair)
-log "$RUNS runs each, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+read -r -a MODES <<<"${MODES:-one two pair}"
+log "$RUNS runs each${LINK:+, each registry behind a $LINK link}, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 0; r < RUNS; r++)); do
   for ((m = 0; m < ${#MODES[@]}; m++)); do run "${MODES[$(((m + r) % ${#MODES[@]}))]}"; done
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-one=$(echo "${WALLS[one]}" | median)
-two=$(echo "${WALLS[two]}" | median)
-pair=$(echo "${WALLS[pair]}" | median)
+one=$(echo "${WALLS[one]:-0}" | median)
+two=$(echo "${WALLS[two]:-0}" | median)
+pair=$(echo "${WALLS[pair]:-0}" | median)
 printf 'median\tone %.2f s\ttwo %.2f s\tpair %.2f s\ttwo/one %.2f\tpair/one %.2f\tload average after: %s\n' "$one" "$two" "$pair" \
   "$(echo "$two / $one" | bc -l)" "$(echo "$pair / $one" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"
