@@ -74,6 +74,28 @@ public struct IndexReport: Sendable, Codable {
     public var warnings: [String]
     /// Archives imported on the way.
     public var imports: [ImportReport]
+    /// For an index built in a registry: what moved (blobs mounted or copied, manifests written).
+    public var summary: TransferSummary?
+    /// For an index built in a registry with a layout: the names it has in the layout.
+    public var layoutNames: [String]?
+
+    /// The report of an index stored as `index`, named `tags`, built by `merge`.
+    init(tags: [String], index: Descriptor, merge: IndexMerge, warnings: [String], imports: [ImportReport] = []) {
+        func report(_ entry: IndexMerge.Entry) -> Entry {
+            Entry(
+                source: entry.source, digest: entry.descriptor.digest.string, mediaType: entry.descriptor.mediaType.rawValue,
+                size: entry.descriptor.size, platform: entry.descriptor.platform?.description)
+        }
+        self.tags = tags
+        digest = index.digest.string
+        mediaType = index.mediaType.rawValue
+        size = index.size
+        entries = merge.entries.map(report)
+        skipped = merge.skipped
+        removed = merge.replaced.map(report)
+        self.warnings = warnings
+        self.imports = imports
+    }
 }
 
 /// Builds and amends multi-platform indexes in a layout, under the merge rules of
@@ -104,12 +126,7 @@ public struct IndexBuilder {
         return try edit(tags: request.tags, amending: false, context: context) { _ in
             var merge = IndexMerge()
             try sources.apply(to: &merge, replace: request.replace)
-            guard !merge.entries.isEmpty else {
-                throw StowageError(.conflict, "no unique source remains: every SOURCE duplicates an earlier one")
-            }
-            let format = try request.format ?? inferFormat(merge.entries)
-            var index = Index(mediaType: format.mediaType, manifests: merge.descriptors)
-            index.annotations = request.annotations.isEmpty ? nil : request.annotations
+            let (index, format) = try merge.newIndex(format: request.format, annotations: request.annotations)
             return (index, format, merge)
         }
     }
@@ -126,7 +143,7 @@ public struct IndexBuilder {
             var existing = original
             var merge = IndexMerge(existing: existing.manifests, source: "existing index")
             try sources.apply(to: &merge, replace: request.replace)
-            let format = try request.format ?? inferFormat(merge.entries, preferring: IndexFormat(of: descriptor.mediaType))
+            let format = try request.format ?? IndexMerge.inferFormat(merge.entries, preferring: IndexFormat(of: descriptor.mediaType))
             existing.mediaType = format.mediaType
             existing.manifests = merge.descriptors
             if !request.annotations.isEmpty {
@@ -186,23 +203,12 @@ public struct IndexBuilder {
             let children = Set(built.0.manifests.map(\.digest))
             layoutIndex.manifests.removeAll { $0.refName == nil && children.contains($0.digest) }
         }
-        func report(_ entry: IndexMerge.Entry) -> IndexReport.Entry {
-            IndexReport.Entry(
-                source: entry.source, digest: entry.descriptor.digest.string, mediaType: entry.descriptor.mediaType.rawValue,
-                size: entry.descriptor.size, platform: entry.descriptor.platform?.description)
-        }
-        let merge = built.2
-        return IndexReport(
-            tags: tags.map(\.value), digest: stored.digest.string, mediaType: stored.mediaType.rawValue, size: stored.size,
-            entries: merge.entries.map(report), skipped: merge.skipped, removed: merge.replaced.map(report),
-            warnings: context.warnings, imports: context.imports)
+        return IndexReport(tags: tags.map(\.value), index: stored, merge: built.2, warnings: context.warnings, imports: context.imports)
     }
 
     /// Writes an index document as a blob and returns its descriptor.
     private func store(_ index: Index, format: IndexFormat) throws -> Descriptor {
-        if format == .docker && index.annotations != nil {
-            throw StowageError(.usage, "a Docker manifest list has no annotations; use --format oci to annotate the index")
-        }
+        try IndexMerge.checkAnnotations(index, format: format)
         let (digest, size) = try layout.blobs.write(JSONCoding.encode(index))
         return Descriptor(mediaType: format.mediaType, digest: digest, size: size)
     }
@@ -227,52 +233,25 @@ public struct IndexBuilder {
         var registries: [String: String] = [:]
     }
 
-    /// The entries the SOURCEs stand for, resolved once, in order: what every
-    /// (re-)merge adds.
-    struct ResolvedSources {
-        enum Item {
-            case entry(Descriptor, source: String)
-            case skip(source: String, reason: String)
-        }
-
-        var items: [Item] = []
-
-        func apply(to merge: inout IndexMerge, replace: Bool) throws {
-            for item in items {
-                switch item {
-                case .entry(let descriptor, let source): try merge.add(descriptor, source: source, replace: replace)
-                case .skip(let source, let reason): merge.skip(source, digest: nil, reason: reason)
-                }
-            }
-        }
-    }
-
     private func checkRequest(_ request: IndexRequest) throws {
         guard !request.tags.isEmpty else { throw StowageError(.usage, "give the index a name with --tag REF") }
         guard !request.sources.isEmpty else { throw StowageError(.usage, "give at least one SOURCE: a reference, a sha256: digest or an archive") }
-        for key in request.platformOverrides.keys where !request.sources.contains(key) {
-            throw StowageError(.usage, "--platform-of names '\(key)', which is not one of the SOURCEs")
+        if let remote = request.sources.first(where: { $0.hasPrefix("docker://") }) {
+            throw StowageError(
+                .usage,
+                "SOURCE '\(remote)' is in a registry: build the index there with docker:// --tag targets, or pull the image into the layout first")
         }
+        try IndexMerge.checkPlatformOverrides(request.platformOverrides, sources: request.sources)
     }
 
     private func resolveSources(_ request: IndexRequest, context: inout Context) throws -> ResolvedSources {
         var resolved = ResolvedSources()
-        var seen = Set<String>()
-        for source in request.sources {
-            guard seen.insert(source).inserted else {
-                resolved.items.append(.skip(source: source, reason: "duplicate source"))
-                continue
-            }
+        for source in request.sources where resolved.admit(source) {
             for descriptor in try resolve(source, context: &context) {
-                for entry in try entries(of: descriptor, source: source, request: request) {
-                    resolved.items.append(.entry(entry, source: source))
-                }
+                resolved.add(try entries(of: descriptor, source: source, request: request), source: source)
             }
         }
-        if context.registries.count > 1 {
-            let listing = context.registries.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
-            context.warnings.append("sources come from different registries: \(listing)")
-        }
+        if let warning = IndexMerge.differentRegistriesWarning(context.registries) { context.warnings.append(warning) }
         return resolved
     }
 
@@ -302,45 +281,14 @@ public struct IndexBuilder {
 
     /// The index entries an image gives: an index's own entries, or the manifest with its platform.
     private func entries(of descriptor: Descriptor, source: String, request: IndexRequest) throws -> [Descriptor] {
-        let override = request.platformOverrides[source]
-        if descriptor.mediaType.isIndex {
-            guard override == nil else {
-                throw StowageError(.usage, "--platform-of cannot set the platform of \(source): it is an index, whose entries keep their own platforms")
-            }
-            let bytes = try layout.blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
-            guard case .index(let index) = try ContentDocument(bytes, mediaType: descriptor.mediaType, what: "index \(descriptor.digest) of \(source)") else { return [] }
-            return index.manifests
+        let read = { try layout.blobs.readDocument(descriptor.digest, expectedSize: descriptor.size) }
+        switch try IndexMerge.sourceEntries(of: descriptor, source: source, override: request.platformOverrides[source], bytes: read) {
+        case .entries(let entries):
+            return entries
+        case .image(var image, let config):
+            let bytes = try layout.blobs.readDocument(config.digest, expectedSize: config.size)
+            image.platform = try IndexMerge.platform(ofConfig: bytes, config: config, source: source)
+            return [image]
         }
-        guard descriptor.mediaType.isManifest || descriptor.mediaType.rawValue.hasSuffix("manifest.v1+json") else {
-            throw StowageError(.unsupported, "\(source) is a \(descriptor.mediaType), not an image manifest or index")
-        }
-        return [Descriptor(
-            mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size,
-            platform: try override ?? configPlatform(of: descriptor, source: source))]
-    }
-
-    /// The platform an image's config declares (nil for artifacts without an image config).
-    private func configPlatform(of descriptor: Descriptor, source: String) throws -> Platform? {
-        let bytes = try layout.blobs.readDocument(descriptor.digest, expectedSize: descriptor.size)
-        guard case .manifest(let manifest) = try ContentDocument(bytes, mediaType: descriptor.mediaType, what: "manifest \(descriptor.digest) of \(source)"),
-            manifest.config.mediaType.isImageConfig
-        else { return nil }
-        let configBytes = try layout.blobs.readDocument(manifest.config.digest, expectedSize: manifest.config.size)
-        let config = try JSONCoding.decode(ImageConfig.self, from: configBytes, what: "config \(manifest.config.digest) of \(source)")
-        guard !config.os.isEmpty, !config.architecture.isEmpty else {
-            throw StowageError(.invalidJSON, "config \(manifest.config.digest) of \(source) has no os or architecture; set one with --platform-of \(source)=OS/ARCH")
-        }
-        return config.platform
-    }
-
-    /// OCI when every child is OCI, Docker when every child is Docker; mixed needs `--format`.
-    private func inferFormat(_ entries: [IndexMerge.Entry], preferring preferred: IndexFormat? = nil) throws -> IndexFormat {
-        let docker = entries.filter { $0.descriptor.mediaType.isDocker }
-        let oci = entries.filter { !$0.descriptor.mediaType.isDocker }
-        if docker.isEmpty { return preferred == .docker && oci.isEmpty ? .docker : .oci }
-        if oci.isEmpty { return .docker }
-        throw StowageError(
-            .conflict,
-            "the sources mix OCI (\(oci[0].source)) and Docker (\(docker[0].source)) manifests; pass --format oci or --format docker (children keep their bytes either way)")
     }
 }

@@ -86,13 +86,7 @@ public struct RegistryPuller: Sendable {
         _ source: RegistryReference, name: RefName?, platforms: [Platform], preserveDigests: Bool = false, keepName: Bool = true
     ) async throws -> PullResult {
         // Checked before anything is fetched: a host such as `[::1]:5000` makes no valid ref.name.
-        let defaultName: RefName?
-        do {
-            defaultName = keepName && name == nil ? try source.tag.map { try RefName(userInput: "\(source.host)/\(source.repository):\($0)") } : nil
-        } catch var error as StowageError {
-            error.message += "; name the image with --tag"
-            throw error
-        }
+        let defaultName = keepName && name == nil ? try Self.defaultName(of: source) : nil
         let blobLock = try layout.lockBlobs(.shared, purpose: "pull \(source)")
         defer { blobLock.unlock() }
         let client = try await session.client(for: source.host, side: .source)
@@ -135,6 +129,17 @@ public struct RegistryPuller: Sendable {
         var named = entry
         named.refName = finalName?.value
         return PullResult(entry: named, filtered: filtered)
+    }
+
+    /// The name a pulled image gets in the layout when none is given: `HOST/REPO:TAG`
+    /// (nil for a reference by digest alone).
+    public static func defaultName(of source: RegistryReference) throws -> RefName? {
+        do {
+            return try source.tag.map { try RefName(userInput: "\(source.host)/\(source.repository):\($0)") }
+        } catch var error as StowageError {
+            error.message += "; name the image with --tag"
+            throw error
+        }
     }
 
     /// Stores a manifest or index and, first, everything it references. A document the
@@ -254,7 +259,7 @@ public struct RegistryPuller: Sendable {
 }
 
 /// A blob being downloaded: a `BlobWriter` that a retried download replaces.
-private final class BlobSink: @unchecked Sendable {
+final class BlobSink: @unchecked Sendable {
     let store: BlobStore
     let expectedSize: Int64
     let what: String

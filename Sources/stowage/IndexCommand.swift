@@ -2,6 +2,7 @@ import ArgumentParser
 import StowageCopy
 import StowageLayout
 import StowageModel
+import StowageRegistry
 
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,8 +35,38 @@ struct IndexSourceOptions: ParsableArguments {
     @Argument(help: ArgumentHelp("Images: layout references, sha256: digests or archive files (imported first).", valueName: "SOURCE"), completion: .layoutReferencesAndFiles)
     var sources: [String] = []
 
+    /// Whether the index goes to a registry: every --tag is docker://…, which may not be mixed with layout names.
+    func buildsInRegistry() throws -> Bool {
+        let remote = tag.filter { $0.hasPrefix("docker://") }
+        guard !remote.isEmpty else { return false }
+        if let local = tag.first(where: { !$0.hasPrefix("docker://") }) {
+            throw StowageError(
+                .usage,
+                "--tag \(local) names the index in the layout but --tag \(remote[0]) in a registry; give only docker:// tags (built in the registry) or only layout names")
+        }
+        return true
+    }
+
+    /// The request for an index built in a registry: the --tag targets, the SOURCEs and the merge options.
+    func registryRequest() throws -> RegistryIndexRequest {
+        let options = try request(tags: [])
+        var request = RegistryIndexRequest(targets: try tag.map { try RegistryReference(parsing: $0) }, sources: sources)
+        request.annotations = options.annotations
+        request.format = options.format
+        request.platformOverrides = options.platformOverrides
+        request.replace = options.replace
+        return request
+    }
+
     func request() throws -> IndexRequest {
-        var request = IndexRequest(tags: try tag.map { try RefName(userInput: $0) }, sources: sources)
+        if let remote = tag.first(where: { $0.hasPrefix("docker://") }) {
+            throw StowageError(.usage, "--tag \(remote) is in a registry; only `stowage index create` builds an index there (it amends none)")
+        }
+        return try request(tags: tag.map { try RefName(userInput: $0) })
+    }
+
+    private func request(tags: [RefName]) throws -> IndexRequest {
+        var request = IndexRequest(tags: tags, sources: sources)
         request.format = format
         request.replace = replace
         for pair in annotation {
@@ -81,8 +112,9 @@ func printIndexReport(_ report: IndexReport, verb: String, json: Bool) throws {
 
 /// skopeo 1.9.3 skips index.json entries of Docker media types when it looks a name up.
 private func noteDockerIndex(_ report: IndexReport) {
-    guard MediaType(report.mediaType) == .dockerManifestList else { return }
-    let name = report.tags.first ?? "REF"
+    // An index built in a registry is in a layout only when one was given.
+    guard MediaType(report.mediaType) == .dockerManifestList, report.summary == nil || report.layoutNames != nil else { return }
+    let name = report.layoutNames?.first ?? report.tags.first ?? "REF"
     Output.note("note: skopeo's oci: transport does not look up index.json entries of Docker media types, so `skopeo inspect oci:DIR:\(name)` will not find this index; use --format oci for layouts skopeo reads")
 }
 
@@ -92,7 +124,7 @@ extension IndexFormat: ExpressibleByArgument {
     public static var defaultCompletionKind: CompletionKind { .list(allCases.map(\.rawValue)) }
 }
 
-struct IndexCreateCommand: ParsableCommand {
+struct IndexCreateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Build a multi-platform index from SOURCEs and name it with every --tag.",
@@ -101,14 +133,40 @@ struct IndexCreateCommand: ParsableCommand {
             equals an earlier one's, is skipped; two images of one platform are an error unless \
             --replace. An index SOURCE adds its entries. Children are never rewritten, and the \
             same inputs always give the same index digest.
+
+            Merging in a registry: when every --tag is docker://HOST/REPO:TAG, the SOURCEs are
+            docker://HOST/REPO:TAG or docker://HOST/REPO@sha256:… images already pushed, and the
+            index is PUT to every tag, with the registry options of push. Only manifests and
+            configs are read. A SOURCE from another repository is made available in the target
+            one first, with a warning: its blobs are mounted on the same registry, copied
+            (layers too) from another. With --layout or $STOWAGE_LAYOUT, the index is also kept
+            in the layout, whole, named HOST/REPO:TAG as pull names it; without, nothing local
+            is written.
             """)
 
     @OptionGroup var layout: LayoutOptions
     @OptionGroup var options: IndexSourceOptions
+    @OptionGroup(title: "Registry options (docker:// tags)") var registry: RegistryOptionGroup
 
-    func run() throws {
-        let report = try IndexBuilder(layout: layout.create()).create(options.request())
+    func run() async throws {
+        guard try options.buildsInRegistry() else {
+            let report = try IndexBuilder(layout: layout.create()).create(options.request())
+            try options.print(report, verb: "created")
+            return
+        }
+        let request = try options.registryRequest()
+        let store = try layout.givenPath().map { try Layout.create($0) }
+        let (built, summary) = try await TransferSession.with(options: try registry.options(), verb: "merging") { session, progress in
+            try await RegistryIndexBuilder(session: session, progress: progress, layout: store).create(request)
+        }
+        var report = built
+        report.summary = summary
         try options.print(report, verb: "created")
+        guard !options.json else { return }
+        if let names = report.layoutNames, let store {
+            Output.line("kept in layout \(store.root) as \(names.joined(separator: ", "))")
+        }
+        Output.line(summaryLine(summary))
     }
 }
 

@@ -17,6 +17,11 @@ struct LayoutOptions: ParsableArguments {
         throw StowageError(.usage, "no layout given: pass --layout DIR or set STOWAGE_LAYOUT")
     }
 
+    /// The layout path from the flag or the environment, nil when neither gives one.
+    func givenPath() -> String? {
+        try? path()
+    }
+
     /// Opens the layout for reading; writes nothing.
     func open() throws -> Layout {
         try Layout.open(path())
