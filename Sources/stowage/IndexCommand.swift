@@ -134,13 +134,13 @@ struct IndexCreateCommand: AsyncParsableCommand {
             --replace. An index SOURCE adds its entries. Children are never rewritten, and the \
             same inputs always give the same index digest.
 
-            Merging in a registry: when every --tag is docker://HOST/REPO:TAG, the SOURCEs are
-            docker://HOST/REPO:TAG or docker://HOST/REPO@sha256:… images already pushed, and the
-            index is PUT to every tag, with the registry options of push. Only manifests and
-            configs are read. A SOURCE from another repository is made available in the target
-            one first, with a warning: its blobs are mounted on the same registry, copied
-            (layers too) from another. With --layout or $STOWAGE_LAYOUT, the index is also kept
-            in the layout, whole, named HOST/REPO:TAG as pull names it; without, nothing local
+            Merging in a registry: when every --tag is docker://HOST/REPO:TAG, the SOURCEs are \
+            docker://HOST/REPO:TAG or docker://HOST/REPO@sha256:… images already pushed, and the \
+            index is PUT to every tag, with the registry options of push. Only manifests and \
+            configs are read. A SOURCE from another repository is made available in the target \
+            one first, with a warning: its blobs are mounted on the same registry, copied \
+            (layers too) from another. With --layout or $STOWAGE_LAYOUT, the index is also kept \
+            in the layout, whole, named HOST/REPO:TAG as pull names it; without, nothing local \
             is written.
             """)
 
