@@ -105,6 +105,13 @@ public struct ImageSetMirror: Sendable {
             if let tag { return "\(host)/\(repository.name):\(tag)" }
             return "\(host)/\(repository.name)@\(digest!)"
         }
+
+        /// The name of an image listed by digest once it is in the layout: `HOST/REPO@DIGEST`
+        /// with the digest stored (a platform filter may have made a new index), which
+        /// `stowage sync` sends by digest to REPO.
+        func digestName(_ stored: Digest) throws -> RefName {
+            try RefName(stored: "\(host)/\(repository.name)@\(stored)")
+        }
     }
 
     /// Finds what changed and, unless `dryRun`, brings it into `layout`. With `dryRun`
@@ -175,6 +182,8 @@ public struct ImageSetMirror: Sendable {
             if let name = entry.refName { named[name] = entry.digest }
         }
         var record = MirrorRecord(set: set.name, images: [])
+        // Images listed by digest, to be named HOST/REPO@DIGEST once in the layout.
+        var digestNames: [(descriptor: Descriptor, name: RefName)] = []
         var pulls: [(target: Target, sourceDigest: Digest, previous: String?)] = []
         for (target, head) in zip(targets, heads) {
             let source = target.source
@@ -193,13 +202,19 @@ public struct ImageSetMirror: Sendable {
                     current = held.contains(stored) ? stored : nil
                 }
                 let unfiltered = target.repository.platforms.isEmpty
+                // An image by digest held without its name (an earlier version left it unnamed) gets it.
+                let name = try target.name ?? current.map(target.digestName)
+                if let name, let current, target.digest != nil, named[name.value] == nil,
+                    let entry = index.manifests.first(where: { $0.digest == current }) {
+                    digestNames.append((entry, name))
+                }
                 if let current, let before, before.sourceDigest == digest.string, before.digest == current.string {
-                    images.append(.init(source: source, name: target.name?.value, change: .unchanged, sourceDigest: digest.string, digest: current.string))
-                    record.images.append(.init(source: source, name: before.name, sourceDigest: before.sourceDigest, digest: before.digest))
+                    images.append(.init(source: source, name: name?.value, change: .unchanged, sourceDigest: digest.string, digest: current.string))
+                    record.images.append(.init(source: source, name: name?.value, sourceDigest: before.sourceDigest, digest: before.digest))
                 } else if let current, unfiltered, current == digest {
                     // Brought in before without a record (by pull, or a run cut short): adopted as it is.
-                    images.append(.init(source: source, name: target.name?.value, change: .unchanged, sourceDigest: digest.string, digest: current.string))
-                    record.images.append(.init(source: source, name: target.name?.value, sourceDigest: digest.string, digest: current.string))
+                    images.append(.init(source: source, name: name?.value, change: .unchanged, sourceDigest: digest.string, digest: current.string))
+                    record.images.append(.init(source: source, name: name?.value, sourceDigest: digest.string, digest: current.string))
                 } else {
                     pulls.append((target, digest, current?.string ?? before?.digest))
                 }
@@ -218,13 +233,21 @@ public struct ImageSetMirror: Sendable {
             do {
                 let entry = try await pull(target, digest: sourceDigest, into: layout!)
                 image.digest = entry.digest.string
-                record.images.append(.init(source: target.source, name: target.name?.value, sourceDigest: sourceDigest.string, digest: entry.digest.string))
+                let name = try target.name ?? target.digestName(entry.digest)
+                if target.name == nil { digestNames.append((entry, name)) }
+                image.name = name.value
+                record.images.append(.init(source: target.source, name: name.value, sourceDigest: sourceDigest.string, digest: entry.digest.string))
             } catch let error as StowageError {
                 image.change = .failed
                 image.error = error.message
                 if let kept = recorded[target.source] { record.images.append(kept) }
             }
             images.append(image)
+        }
+
+        // Images by digest get their names in one edit of index.json.
+        if !dryRun, let layout, !digestNames.isEmpty {
+            try layout.addEntries(digestNames.map { ($0.descriptor, [$0.name]) }, purpose: "mirror \(set.file): names of images by digest")
         }
 
         // 5. What the set no longer lists: removed with --prune, else kept and reported.

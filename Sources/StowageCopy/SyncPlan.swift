@@ -130,11 +130,14 @@ public struct SyncPlanner: Sendable {
         let lastSlash = name.lastIndex(of: "/")
         let hasTag = name.lastIndex(of: ":").map { colon in lastSlash.map { colon > $0 } ?? true } ?? false
         var path: String
-        var tag: String
+        var tag: String?
+        var digest: Digest?
         if hasTag || lastSlash != nil {
             let reference = try Reference(parsing: name).withDefaultTag
             path = reference.path
-            tag = reference.tag ?? "latest"
+            // `HOST/REPO@DIGEST` (an image a mirror set lists by digest) goes by digest alone.
+            digest = reference.digest
+            tag = digest == nil ? reference.tag ?? "latest" : nil
             if keepRegistryHost, let domain = reference.domain {
                 path = "\(domain)/\(path)"
                 // A host with a port or capitals is no repository component.
@@ -147,12 +150,12 @@ public struct SyncPlanner: Sendable {
             guard let repository else { return nil }
             path = try Reference(parsing: repository).path
             tag = name
-            guard Reference.isValidTag(tag) else {
+            guard Reference.isValidTag(name) else {
                 throw StowageError(.invalidReference, "'\(name)' is not a valid tag")
             }
         }
         if !prefix.isEmpty { path = "\(prefix)/\(path)" }
-        return RegistryReference(host: host, repository: path, tag: tag)
+        return RegistryReference(host: host, repository: path, tag: tag, digest: digest)
     }
 
     /// The images to push, each with its graph, and the collisions, whose names are

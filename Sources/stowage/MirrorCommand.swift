@@ -15,7 +15,7 @@ struct MirrorCommand: AsyncParsableCommand {
             range (semver: ">=1.2 <2"), the N highest versions (latest: N), digests, platforms \
             and referrers: true|false. The format is in docs/mirror.md. \
             An image is named HOST/REPO:TAG in the layout, as `stowage pull` names it; one listed by \
-            digest stays unnamed. Blobs are fetched once however many images share them, --jobs at \
+            digest is named HOST/REPO@DIGEST, which `stowage sync` sends by digest. Blobs are fetched once however many images share them, --jobs at \
             a time. A rerun asks one HEAD per tag and fetches only tags that moved; it prints what \
             was added, updated and removed from the set. A name the set no longer lists is kept \
             until --prune removes it (gc then frees its blobs). A set file with an unknown key, a bad \

@@ -142,7 +142,7 @@ import Testing
         let (first, report) = try mirror()
         #expect(first.status == 0, "\(first.stderr)")
         let webNames = ["latest", "v1.0.0", "v1.1.0", "v1.2.0"].map { "\(proxy.host)/team/web:\($0)" }
-        let expected = webNames + ["\(secure.host)/team/app:v1.0.0", "\(guarded.host)/team/app:v1.0.0"]
+        let expected = webNames + ["\(secure.host)/team/app:v1.0.0", "\(guarded.host)/team/app:v1.0.0", "\(proxy.host)/team/web@\(pinned)"]
         #expect(report?.images.filter { $0.change == "added" }.compactMap(\.name).sorted() == expected.sorted(), "\(first.stdout)")
         #expect(report?.changes()["\(proxy.host)/team/web@\(pinned)"] == "added")
         #expect(report?.counts == ["added": 7])
@@ -161,8 +161,16 @@ import Testing
         // Single images are taken as they are by a platform filter.
         #expect(mirrored["\(proxy.host)/team/web:latest"] == (try names(in: source))["team/web:latest"])
         #expect(try stowage(["verify", "--layout", layout]).status == 0)
-        let unnamed = try stowage(["inspect", "--raw", "--layout", layout, pinned])
-        #expect(unnamed.status == 0, "the image by digest is in the layout: \(unnamed.stderr)")
+        // The image listed by digest is named HOST/REPO@DIGEST, and sync sends it by digest.
+        #expect(mirrored["\(proxy.host)/team/web@\(pinned)"] == pinned, "\(mirrored)")
+        #expect(report?.images.first { $0.source == "\(proxy.host)/team/web@\(pinned)" }?.name == "\(proxy.host)/team/web@\(pinned)")
+        let site = try RegistryServer.started(.http)
+        let synced = try stowage(["sync", "--layout", layout, "--tls-verify=false", "--ref", "*@sha256:*", site.host])
+        #expect(synced.status == 0, "\(synced.stderr)")
+        let byDigest = try Command.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(site.host)/team/web@\(pinned)"])
+        #expect(byDigest.status == 0 && ContentHasher.digest(of: byDigest.stdoutBytes).string == pinned, "\(byDigest.stderr)")
+        let siteTags = try stowage(["ls", "--tls-verify=false", "docker://\(site.host)/team/web"])
+        #expect(siteTags.stdout.isEmpty, "an image by digest adds no tag: \(siteTags.stdout)")
         // skopeo reads what the mirror wrote.
         let skopeo = try Command.run("skopeo", ["inspect", "--raw", "oci:\(layout):\(proxy.host)/team/web:v1.2.0"])
         #expect(skopeo.status == 0, "\(skopeo.stderr)")
