@@ -101,9 +101,13 @@ struct IndexCreateCommand: ParsableCommand {
 
     @OptionGroup var layout: LayoutOptions
     @OptionGroup var options: IndexSourceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func run() throws {
-        let report = try IndexBuilder(layout: layout.create()).create(options.request())
+        let reporter = progress.reporter("importing")
+        defer { reporter.finish() }
+        let report = try IndexBuilder(layout: layout.create(), progress: reporter).create(options.request())
+        reporter.finish()
         try options.print(report, verb: "created")
     }
 }
@@ -115,9 +119,13 @@ struct IndexAddCommand: ParsableCommand {
 
     @OptionGroup var layout: LayoutOptions
     @OptionGroup var options: IndexSourceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func run() throws {
-        let report = try IndexBuilder(layout: layout.open()).add(options.request())
+        let reporter = progress.reporter("importing")
+        defer { reporter.finish() }
+        let report = try IndexBuilder(layout: layout.open(), progress: reporter).add(options.request())
+        reporter.finish()
         try options.print(report, verb: "updated")
     }
 }
