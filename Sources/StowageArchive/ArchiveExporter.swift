@@ -140,7 +140,7 @@ public struct ArchiveExporter {
             let writer = try TarWriter(path: temporary, compression: compression)
             try writer.addSpecial("blobs/", .directory)
             try writer.addSpecial("blobs/sha256/", .directory)
-            for (_, size) in blobs { progress?.expect(size) }
+            progress?.expect(blobs.reduce(0) { $0 + $1.size }, blobs: blobs.count)
             for (digest, size) in blobs {
                 if let bytes = documents[digest] {
                     try writer.addFile("blobs/sha256/\(digest.hex)", bytes)

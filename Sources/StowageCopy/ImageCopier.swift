@@ -168,7 +168,7 @@ public struct ImageCopier: Sendable {
         let blobLock = try destination.lockBlobs(.shared, purpose: "copy")
         defer { blobLock.unlock() }
         let blobs = graph.blobs + graph.manifests + [graph.root]
-        for blob in blobs { progress.expect(blob.size) }
+        progress.expect(blobs.reduce(0) { $0 + $1.size }, blobs: blobs.count)
         for blob in blobs {
             try destination.blobs.copy(blob.digest, size: blob.size, from: source.blobs)
             progress.advance(Int(blob.size))

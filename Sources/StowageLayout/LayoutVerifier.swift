@@ -364,7 +364,7 @@ public struct LayoutVerifier: Sendable {
     /// by digest, so reports are stable.
     private func hashInParallel(_ work: [HashWork], progress: TransferProgress?) -> [HashResult] {
         let blobs = self.blobs
-        for item in work { progress?.expect(item.size) }
+        progress?.expect(work.reduce(0) { $0 + $1.size }, blobs: work.count)
         let large = work.filter { $0.size > Int64(ChunkPipeline.bufferSize) }.sorted { $0.size > $1.size }
         let small = work.filter { $0.size <= Int64(ChunkPipeline.bufferSize) }.sorted { $0.inode < $1.inode }
         let largeSlots = DispatchSemaphore(value: jobs)

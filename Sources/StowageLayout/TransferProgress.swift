@@ -97,7 +97,7 @@ public final class TransferProgress: @unchecked Sendable {
         return part
     }
 
-    /// Adds `bytes` to do, for `blobs` more blobs (0: bytes of a file read as a whole,
+    /// Adds `bytes` to do, in `blobs` more blobs (0: bytes of a file read as a whole,
     /// such as an archive being imported).
     public func expect(_ bytes: Int64, blobs count: Int = 1) {
         lock.withLock {
