@@ -7,15 +7,21 @@ import Foundation
 /// terminal's progress line before it is written, so the two never mix, and Ctrl-C
 /// clears it before the process exits.
 final class StandardErrorLine: @unchecked Sendable {
-    static let shared = StandardErrorLine()
+    static let shared = StandardErrorLine(output: StandardErrorLine.writeToStandardError)
 
     private let lock = NSLock()
+    /// Where the bytes go: stderr, or a test's buffer.
+    private let output: @Sendable (String) -> Void
     /// A progress line is on the terminal, with the cursor at its end.
     private var drawn = false
     private var interruptHandling = false
 
     /// Erases the terminal line the cursor is on and returns to its start.
     static let erase = "\r\u{1B}[2K"
+
+    init(output: @escaping @Sendable (String) -> Void) {
+        self.output = output
+    }
 
     /// Shows a progress line: in place on a terminal (`live`), else as a line of its own;
     /// nothing once `stopped` says the progress is finished.
@@ -62,6 +68,11 @@ final class StandardErrorLine: @unchecked Sendable {
     }
 
     private func put(_ text: String) {
+        output(text)
+    }
+
+    /// Writes all of `text` to fd 2, unbuffered.
+    private static func writeToStandardError(_ text: String) {
         var text = text
         text.withUTF8 { bytes in
             var offset = 0

@@ -103,7 +103,7 @@ import Testing
         let output = terminal.output
         #expect(process.terminationStatus == 1)
         #expect(output.contains(Self.erase + "importing "), "\(output.debugDescription)")
-        #expect(output.contains(Self.erase + "stowage: error: ") || !output.contains("importing 0 B"), "\(output.debugDescription)")
+        #expect(output.contains(Self.erase + "stowage: error: "), "the line is cleared, then the error written: \(output.debugDescription)")
         let errorLine = output.range(of: "stowage: error: ").map { output[$0.lowerBound...] } ?? ""
         #expect(errorLine.contains("missing.tar") && !errorLine.contains("importing"), "the error is a line of its own: \(output.debugDescription)")
     }

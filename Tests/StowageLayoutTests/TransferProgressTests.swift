@@ -127,6 +127,37 @@ struct TransferProgressTests {
         #expect(StandardErrorLine.fit("abcdef", columns: 0) == "abcdef")
     }
 
+    /// What a `StandardErrorLine` wrote, one string a write.
+    final class Written: @unchecked Sendable {
+        private let lock = NSLock()
+        private var writes: [String] = []
+        func append(_ text: String) { lock.withLock { writes.append(text) } }
+        var all: [String] { lock.withLock { writes } }
+    }
+
+    @Test func aMessageClearsTheTerminalLineFirstAndTheLineComesBackAfter() {
+        let written = Written()
+        let line = StandardErrorLine(output: written.append)
+        let erase = StandardErrorLine.erase
+        line.show("importing 1", live: true, stopped: { false })
+        line.write("warning: something\n")
+        line.write("note: more\n")
+        line.show("importing 2", live: true, stopped: { false })
+        line.clear()
+        line.clear()
+        #expect(written.all == [erase + "importing 1", erase + "warning: something\n", "note: more\n", erase + "importing 2", erase])
+    }
+
+    @Test func aPlainLineIsALineOfItsOwnAndAFinishedProgressShowsNothing() {
+        let written = Written()
+        let line = StandardErrorLine(output: written.append)
+        line.show("importing 1", live: false, stopped: { false })
+        line.show("importing 2", live: true, stopped: { true })
+        line.clear()
+        line.write("done\n")
+        #expect(written.all == ["importing 1\n", "done\n"])
+    }
+
     @Test func autoIsTtyOnATerminalAndPlainElsewhere() {
         #expect(ProgressMode.auto.resolved(stderrIsTerminal: true) == .tty)
         #expect(ProgressMode.auto.resolved(stderrIsTerminal: false) == .plain)
