@@ -65,11 +65,13 @@ public struct ArchiveExporter {
     /// (`Index.selecting`): one platform's image, or a new index of several, which
     /// `preserveDigests` refuses; a new index goes into the archive only (the layout is
     /// not changed). With `present`, every blob it holds with the same digest and size is
-    /// left out of the archive.
+    /// left out of the archive. With `progress`, the blob bytes written are counted against
+    /// their total (before compression).
     @discardableResult
     public func export(
         to path: String, references: [String] = [], compression: TarWriter.Compression = .none, platforms: [Platform] = [],
-        preserveDigests: Bool = false, referrers policy: ReferrerPolicy = .all, excluding present: Inventory? = nil
+        preserveDigests: Bool = false, referrers policy: ReferrerPolicy = .all, excluding present: Inventory? = nil,
+        progress: TransferProgress? = nil
     ) throws -> ExportReport {
         // Said before any work, and about the directory: not about the temporary file inside it.
         let (directory, name) = FileSystem.splitPath(path)
@@ -138,11 +140,14 @@ public struct ArchiveExporter {
             let writer = try TarWriter(path: temporary, compression: compression)
             try writer.addSpecial("blobs/", .directory)
             try writer.addSpecial("blobs/sha256/", .directory)
+            progress?.expect(blobs.reduce(0) { $0 + $1.size }, blobs: blobs.count)
             for (digest, size) in blobs {
                 if let bytes = documents[digest] {
                     try writer.addFile("blobs/sha256/\(digest.hex)", bytes)
+                    progress?.advance(bytes.count)
+                    progress?.blobFinished()
                 } else {
-                    try writeBlob(digest, size: size, into: writer)
+                    try writeBlob(digest, size: size, into: writer, progress: progress)
                 }
             }
             try writer.addFile("index.json", size: indexSize) { write in
@@ -214,14 +219,18 @@ public struct ArchiveExporter {
     }
 
     /// Streams one blob into the archive, hashing it on the way.
-    private func writeBlob(_ digest: Digest, size: Int64, into writer: TarWriter) throws {
+    private func writeBlob(_ digest: Digest, size: Int64, into writer: TarWriter, progress: TransferProgress?) throws {
         var hasher = ContentHasher()
+        let item = progress?.begin(digest.short, size: size)
+        defer { item?.cancel() }
         try writer.addFile("blobs/sha256/\(digest.hex)", size: size) { write in
             try layout.blobs.read(digest) { chunk in
                 hasher.update(chunk)
                 try write(chunk)
+                item?.advance(chunk.count)
             }
         }
+        item?.finish()
         let actual = hasher.finalize()
         guard actual == digest else {
             throw StowageError(

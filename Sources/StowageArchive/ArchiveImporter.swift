@@ -71,10 +71,13 @@ public struct ImportReport: Sendable, Codable, Equatable {
 public struct ArchiveImporter: Sendable {
     /// The layout images are imported into.
     public let layout: Layout
+    /// Where the bytes read of each archive are counted against its size (nil: nowhere).
+    public var progress: TransferProgress?
 
-    /// Creates an importer for `layout`.
-    public init(layout: Layout) {
+    /// Creates an importer for `layout`, counting its reads in `progress`.
+    public init(layout: Layout, progress: TransferProgress? = nil) {
         self.layout = layout
+        self.progress = progress
     }
 
     /// An image found in an archive, checked and ready to be named in the layout.
@@ -169,7 +172,7 @@ public struct ArchiveImporter: Sendable {
         let staging = dryRun ? nil : try layout.makeStagingDirectory("import")
         defer { if let staging { try? FileSystem.removeTree(staging) } }
 
-        var scan = try ArchiveScan(archive: path, layout: layout, mode: staging.map { .stage($0) } ?? .list)
+        var scan = try ArchiveScan(archive: path, layout: layout, mode: staging.map { .stage($0) } ?? .list, progress: progress)
         var needed = Set<Digest>()
         var missing: [Digest: MissingBlob] = [:]
         let format: String

@@ -50,8 +50,9 @@ public final class ArchiveReader {
     /// Reads the file in chunks of this size.
     static let readChunk = 1 << 20
 
-    /// Opens `path`; an empty or unreadable file is refused here.
-    public init(path: String) throws {
+    /// Opens `path`; an empty or unreadable file is refused here. With `progress`, the
+    /// file's size is expected there and every byte read or seeked over is counted.
+    public init(path: String, progress: TransferProgress? = nil) throws {
         self.path = path
         guard let st = try FileSystem.status(path) else {
             throw StowageError(.notFound, "archive \(path) does not exist")
@@ -62,7 +63,8 @@ public final class ArchiveReader {
         if (st.st_mode & S_IFMT) == S_IFREG && st.st_size == 0 {
             throw StowageError(.invalidArchive, "\(path) is empty (0 bytes), not an archive")
         }
-        source = Source(fd: try FileSystem.open(path, O_RDONLY), path: path)
+        source = Source(fd: try FileSystem.open(path, O_RDONLY), path: path, progress: progress)
+        if (st.st_mode & S_IFMT) == S_IFREG { progress?.expect(Int64(st.st_size), blobs: 0) }
         guard let archive = archive_read_new() else {
             throw StowageError(.io, "cannot allocate an archive reader for \(path)")
         }
@@ -177,10 +179,12 @@ private final class Source {
     var bytesRead: Int64 = 0
     var bytesSeeked: Int64 = 0
     var seekable = true
+    let progress: TransferProgress?
 
-    init(fd: Int32, path: String) {
+    init(fd: Int32, path: String, progress: TransferProgress?) {
         self.fd = fd
         self.path = path
+        self.progress = progress
     }
 
     deinit {
@@ -194,6 +198,7 @@ private final class Source {
             if n < 0 && errno == EINTR { continue }
             if n < 0 { return -1 }
             bytesRead += Int64(n)
+            progress?.advance(n)
             out.pointee = UnsafeRawPointer(buffer)
             return n
         }
@@ -212,6 +217,7 @@ private final class Source {
         let step = min(request, available)
         guard step > 0, lseek(fd, off_t(step), SEEK_CUR) >= 0 else { return 0 }
         bytesSeeked += step
+        progress?.advance(Int(step))
         return step
     }
 }

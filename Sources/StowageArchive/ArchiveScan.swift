@@ -63,11 +63,15 @@ struct ArchiveScan {
     let mode: Mode
     private let pipeline = ChunkPipeline()
 
+    /// Counts the archive's bytes read, and shows the entry being copied.
+    let progress: TransferProgress?
+
     /// Reads the whole archive, staging what the layout lacks as `mode` says.
-    init(archive path: String, layout: Layout, mode: Mode) throws {
+    init(archive path: String, layout: Layout, mode: Mode, progress: TransferProgress? = nil) throws {
         archive = path
         self.mode = mode
-        let reader = try ArchiveReader(path: path)
+        self.progress = progress
+        let reader = try ArchiveReader(path: path, progress: progress)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         var seen = Set<String>()
@@ -221,8 +225,26 @@ struct ArchiveScan {
             }
             return
         }
+        // The archive's bytes are counted as they are read; the entry's, to show it.
+        let item = progress?.begin(Self.label(entry.path), size: entry.size, countsOverall: false)
+        defer { item?.cancel() }
         // Reading the archive on this thread, hashing and writing the blob on the other.
-        try pipeline.run(produce: { try reader.read(into: $0) }, consume: { try writer.write($0) })
+        try pipeline.run(
+            produce: { buffer in
+                let n = try reader.read(into: buffer)
+                item?.advance(n)
+                return n
+            },
+            consume: { try writer.write($0) })
+        item?.finish()
+    }
+
+    /// How the progress line names an entry: a blob by its short digest, another file by its path.
+    static func label(_ path: String) -> String {
+        if path.hasPrefix("blobs/sha256/"), let digest = try? Digest(hex: String(path.dropFirst("blobs/sha256/".count))) {
+            return digest.short
+        }
+        return path.count > 40 ? "…" + path.suffix(39) : path
     }
 
     /// The digest named by a `blobs/ALG/HEX` entry path.

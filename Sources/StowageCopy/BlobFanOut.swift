@@ -94,14 +94,16 @@ struct BlobFanOut: Sendable {
         let progress = part.progress
         let client = try await session.client(for: destination.host)
         let mountFrom = await session.mountSource(host: destination.host, digest: blob.digest, for: destination.repository)
+        let item = progress.begin(blob.digest.short, size: blob.size)
+        defer { item.cancel() }
         let transfer = try await client.pushBlob(
             blob.digest, size: blob.size, content: content, to: destination.repository, mountFrom: mountFrom,
             onBytes: { bytes in
                 reads?.add(bytes)
-                progress.advance(bytes)
+                item.advance(bytes)
             })
         if transfer != .uploaded { progress.advance(Int(blob.size)) }
-        progress.blobFinished()
+        item.finish()
         await session.record(transfer, host: destination.host, repository: destination.repository, digest: blob.digest, size: blob.size)
     }
 }

@@ -68,7 +68,7 @@ public struct ImageCopier: Sendable {
                 exportFrom = named
             }
             try ArchiveExporter(layout: exportFrom).export(
-                to: file, references: [destinationName?.value ?? image.digest.string], referrers: referrers)
+                to: file, references: [destinationName?.value ?? image.digest.string], referrers: referrers, progress: progress)
         case .registry(let target):
             var root = image
             root.annotations = nil
@@ -91,7 +91,7 @@ public struct ImageCopier: Sendable {
             return (layout, try Self.select(reference, in: layout, from: source.description))
         case .ociArchive(let file, let reference), .dockerArchive(let file, let reference):
             // Only the blobs: the archive's names are for `stowage import`, not for a copy's destination.
-            let report = try ArchiveImporter(layout: hub).importArchive(file, applyNames: false, referrers: referrers)
+            let report = try ArchiveImporter(layout: hub, progress: progress).importArchive(file, applyNames: false, referrers: referrers)
             // Referrers came as blobs only: give them their entries, since no name of theirs moves.
             try hub.updateIndex(purpose: "copy") { index in
                 for referrer in report.images where referrer.referrerOf != nil {
@@ -167,8 +167,12 @@ public struct ImageCopier: Sendable {
         let graph = try ImageGraph(root: root, layout: source)
         let blobLock = try destination.lockBlobs(.shared, purpose: "copy")
         defer { blobLock.unlock() }
-        for blob in graph.blobs + graph.manifests + [graph.root] {
+        let blobs = graph.blobs + graph.manifests + [graph.root]
+        progress.expect(blobs.reduce(0) { $0 + $1.size }, blobs: blobs.count)
+        for blob in blobs {
             try destination.blobs.copy(blob.digest, size: blob.size, from: source.blobs)
+            progress.advance(Int(blob.size))
+            progress.blobFinished()
         }
     }
 }

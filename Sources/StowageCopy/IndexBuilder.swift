@@ -110,10 +110,13 @@ public struct IndexReport: Sendable, Codable {
 public struct IndexBuilder {
     /// The layout the sources are in and the index goes to.
     public let layout: Layout
+    /// Where the imports of archive sources count their bytes (nil: nowhere).
+    public var progress: TransferProgress?
 
-    /// Creates a builder for `layout`.
-    public init(layout: Layout) {
+    /// Creates a builder for `layout`; archive sources are imported counting in `progress`.
+    public init(layout: Layout, progress: TransferProgress? = nil) {
         self.layout = layout
+        self.progress = progress
     }
 
     /// Builds a new index from `request.sources` and names it with every tag.
@@ -260,7 +263,7 @@ public struct IndexBuilder {
     private func resolve(_ source: String, context: inout Context) throws -> [Descriptor] {
         let archive = try ArchiveImporter.archivePath(source)
         if FileSystem.isRegularFile(archive) {
-            let report = try ArchiveImporter(layout: layout).importArchive(archive)
+            let report = try ArchiveImporter(layout: layout, progress: progress).importArchive(archive)
             context.imports.append(report)
             return try report.images.map {
                 Descriptor(mediaType: MediaType($0.mediaType), digest: try Digest($0.digest), size: $0.size)

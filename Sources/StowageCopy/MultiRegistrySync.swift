@@ -67,8 +67,8 @@ public struct MultiRegistrySync: Sendable {
     public let options: RegistryOptions
     /// Which referrers go with each image: all by default.
     public var referrers: ReferrerPolicy = .all
-    /// Show a progress line on stderr (when it is a terminal).
-    public var showProgress = isatty(2) == 1
+    /// How the progress line is shown on stderr.
+    public var progress: ProgressMode = .auto
 
     /// A sync of each planner's destination.
     public init(planners: [SyncPlanner], options: RegistryOptions) {
@@ -79,8 +79,7 @@ public struct MultiRegistrySync: Sendable {
     /// Plans (with `dryRun`, only that: HEAD requests) or runs the sync to every destination.
     public func run(dryRun: Bool) async -> MultiSyncReport {
         let started = Date()
-        let progress = TransferProgress(
-            verb: "syncing", show: showProgress)
+        let progress = TransferProgress(verb: "syncing", mode: dryRun ? .none : self.progress)
         defer { progress.finish() }
         var parts: [SyncDestination] = []
         for planner in planners {

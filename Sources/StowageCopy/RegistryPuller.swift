@@ -247,13 +247,15 @@ public struct RegistryPuller: Sendable {
         try await forEachConcurrently(missing, limit: session.options.jobs) { blob in
             let sink = BlobSink(store: layout.blobs, expectedSize: blob.size, what: "blob \(blob.digest) of \(source)")
             defer { sink.discard() }
+            let item = progress.begin(blob.digest.short, size: blob.size)
+            defer { item.cancel() }
             try await client.fetchBlob(blob.digest, from: source.repository, restart: { try sink.restart() }) { chunk in
                 try sink.write(chunk)
-                progress.advance(chunk.readableBytes)
+                item.advance(chunk.readableBytes)
             }
             try sink.commit(expecting: blob.digest, size: blob.size, what: "blob \(blob.digest) of \(source)")
             await session.recordReceived(size: blob.size)
-            progress.blobFinished()
+            item.finish()
         }
     }
 }

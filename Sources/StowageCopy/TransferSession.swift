@@ -1,4 +1,5 @@
 import Foundation
+import StowageLayout
 import StowageModel
 import StowageRegistry
 
@@ -132,14 +133,15 @@ public actor TransferSession {
         clients = [:]
     }
 
-    /// Runs `body` with a session (`sourceOptions` for sources, when given) and a progress line for `verb` ("pushing"), closes
-    /// both afterwards, and returns what `body` returned with what moved and how long it took.
+    /// Runs `body` with a session (`sourceOptions` for sources, when given) and a progress line for `verb` ("pushing")
+    /// shown as `progress` says, closes both afterwards, and returns what `body` returned with what moved and how long it took.
     public static func with<T: Sendable>(
         options: RegistryOptions, sourceOptions: RegistryOptions? = nil, hostOptions: [String: RegistryOptions] = [:], verb: String,
+        progress mode: ProgressMode = .auto,
         _ body: (TransferSession, TransferProgress) async throws -> T
     ) async throws -> (result: T, summary: TransferSummary) {
         let session = TransferSession(options: options, sourceOptions: sourceOptions, hostOptions: hostOptions)
-        let progress = TransferProgress(verb: verb)
+        let progress = TransferProgress(verb: verb, mode: mode)
         let started = Date()
         defer { progress.finish() }
         do {

@@ -32,8 +32,9 @@ public final class FileHasher {
 
     /// The digest and size of the regular file at `path`, reached without a symlink.
     /// Throws when it is no regular file, cannot be read, or is not the size it had
-    /// when opened once every byte is read (it was truncated or grew meanwhile).
-    public func hash(file path: String) throws -> (digest: Digest, size: Int64) {
+    /// when opened once every byte is read (it was truncated or grew meanwhile). The bytes
+    /// read are counted in `progress` as they come.
+    public func hash(file path: String, progress: TransferProgress.Item? = nil) throws -> (digest: Digest, size: Int64) {
         let (fd, size) = try FileSystem.openRegularFileWithSize(path)
         defer { close(fd) }
         var hasher = ContentHasher()
@@ -44,6 +45,7 @@ public final class FileHasher {
                 if n == 0 { break }
                 hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                 total += Int64(n)
+                progress?.advance(n)
                 afterRead?(total)
                 // A short read of a regular file ends it: a small file takes one read.
                 if n < buffer.count && total == size { break }
@@ -56,6 +58,7 @@ public final class FileHasher {
                 produce: { buffer in
                     let n = try FileSystem.read(fd, into: buffer, path: path)
                     total += Int64(n)
+                    progress?.advance(n)
                     if n > 0 { afterRead?(total) }
                     return n
                 },

@@ -35,8 +35,10 @@ public struct LayoutVerifier: Sendable {
 
     /// Runs every check. `fast` skips hashing blobs that are not manifests or
     /// indexes (those are always read, hence hashed, to find what they reference).
+    /// With `progress`, the bytes hashed are counted against the size of the blobs to
+    /// hash (the documents read first are not counted: they are small).
     /// Throws only when `root` is not a directory at all.
-    public func verify(fast: Bool = false) throws -> VerifyReport {
+    public func verify(fast: Bool = false, progress: TransferProgress? = nil) throws -> VerifyReport {
         guard FileSystem.isDirectoryFollowingLinks(root) else {
             throw StowageError(.notFound, "layout \(root) does not exist or is not a directory")
         }
@@ -66,7 +68,7 @@ public struct LayoutVerifier: Sendable {
         }
         var bytesHashed = graph.documentSizes.values.reduce(0, +)
         if !fast {
-            for result in hashInParallel(work) {
+            for result in hashInParallel(work, progress: progress) {
                 bytesHashed += result.bytes
                 let edges = edgesOf[result.digest] ?? []
                 switch result.outcome {
@@ -360,8 +362,9 @@ public struct LayoutVerifier: Sendable {
     /// first, largest first, so the threads finish together; the small rest follow in
     /// inode order, which is close to their order on disk. Results come back sorted
     /// by digest, so reports are stable.
-    private func hashInParallel(_ work: [HashWork]) -> [HashResult] {
+    private func hashInParallel(_ work: [HashWork], progress: TransferProgress?) -> [HashResult] {
         let blobs = self.blobs
+        progress?.expect(work.reduce(0) { $0 + $1.size }, blobs: work.count)
         let large = work.filter { $0.size > Int64(ChunkPipeline.bufferSize) }.sorted { $0.size > $1.size }
         let small = work.filter { $0.size <= Int64(ChunkPipeline.bufferSize) }.sorted { $0.inode < $1.inode }
         let largeSlots = DispatchSemaphore(value: jobs)
@@ -371,8 +374,10 @@ public struct LayoutVerifier: Sendable {
             defer { if isLarge { largeSlots.signal() } }
             let outcome: Result<Digest, StowageError>
             var bytes: Int64 = 0
+            let shown = progress?.begin(item.digest.short, size: item.size)
+            defer { shown?.finish() }
             do {
-                let (digest, size) = try hasher.hash(file: blobs.path(of: item.digest))
+                let (digest, size) = try hasher.hash(file: blobs.path(of: item.digest), progress: shown)
                 bytes = size
                 outcome = .success(digest)
             } catch let error as StowageError {

@@ -29,6 +29,7 @@ struct CopyCommand: AsyncParsableCommand {
     @Flag(name: .customLong("preserve-digests"), help: "Keep every digest (skopeo's --preserve-digests). Stowage always does, as copy filters no platform: accepted and ignored.")
     var preserveDigests = false
     @OptionGroup var referrers: ReferrerOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Argument(help: ArgumentHelp("Where the image is.", valueName: "SRC"))
     var source: String
@@ -43,7 +44,7 @@ struct CopyCommand: AsyncParsableCommand {
         // Without --src-* or --dest-*, one registry as both ends keeps one client.
         let sourceOptions = sourceRegistry.isSet || destinationRegistry.isSet ? try sourceRegistry.apply(to: shared) : nil
         let (image, _) = try await TransferSession.with(
-            options: try destinationRegistry.apply(to: shared), sourceOptions: sourceOptions, verb: "copying"
+            options: try destinationRegistry.apply(to: shared), sourceOptions: sourceOptions, verb: "copying", progress: progress.mode()
         ) { session, progress in
             var copier = ImageCopier(session: session, progress: progress)
             copier.referrers = referrers.policy

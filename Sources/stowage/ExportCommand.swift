@@ -48,6 +48,7 @@ struct ExportCommand: ParsableCommand {
     var excludePresent: String?
 
     @OptionGroup var referrers: ReferrerOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
@@ -75,10 +76,13 @@ struct ExportCommand: ParsableCommand {
         }
         // Read and checked before anything else: a bad inventory writes nothing.
         let present = try excludePresent.map(Inventory.load)
+        let reporter = progress.reporter("exporting")
+        defer { reporter.finish() }
         let report = try ArchiveExporter(layout: options.open())
             .export(
                 to: output, references: references, compression: compression, platforms: platform.map(Platform.init(parsing:)),
-                preserveDigests: preserveDigests, referrers: referrers.policy, excluding: present)
+                preserveDigests: preserveDigests, referrers: referrers.policy, excluding: present, progress: reporter)
+        reporter.finish()
         if json {
             try Output.json(report)
             return

@@ -28,6 +28,7 @@ struct ImportCommand: ParsableCommand {
     var tag: String?
 
     @OptionGroup var referrers: ReferrerOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Flag(name: .customLong("dry-run"), help: "Say what the import would add and lack; change nothing.")
     var dryRun = false
@@ -49,14 +50,17 @@ struct ImportCommand: ParsableCommand {
         let name = try tag.map { try RefName(userInput: $0) }
         if dryRun { return try runDry(tag: name) }
         let layout = try options.create()
-        let importer = ArchiveImporter(layout: layout)
         let paths = try archives.map { try ArchiveImporter.archivePath($0) }
+        let reporter = progress.reporter("importing")
+        defer { reporter.finish() }
+        let importer = ArchiveImporter(layout: layout, progress: reporter)
         let results: [Result<ImportReport, StowageError>]
         if let name {
             results = [.success(try importer.importArchive(paths[0], tag: name, referrers: referrers.policy))]
         } else {
             results = try importer.importArchives(paths, referrers: referrers.policy)
         }
+        reporter.finish()
         let reports = results.compactMap { try? $0.get() }
         if json { try Output.json(reports) } else { reports.forEach(printReport) }
         for case .failure(let error) in results { throw error }
@@ -64,9 +68,12 @@ struct ImportCommand: ParsableCommand {
 
     /// `--dry-run`: every archive planned against the layout as it is, one after the other.
     private func runDry(tag: RefName?) throws {
-        let importer = ArchiveImporter(layout: try Layout.openOrEmpty(options.path()))
         let paths = try archives.map { try ArchiveImporter.archivePath($0) }
+        let reporter = progress.reporter("reading")
+        defer { reporter.finish() }
+        let importer = ArchiveImporter(layout: try Layout.openOrEmpty(options.path()), progress: reporter)
         let reports = try paths.map { try importer.dryRun($0, tag: tag, referrers: referrers.policy) }
+        reporter.finish()
         if json { try Output.json(reports) } else { reports.forEach(printReport) }
         for report in reports {
             if let missing = report.missing, !missing.isEmpty { throw ArchiveImporter.lackingError(report.archive, missing) }

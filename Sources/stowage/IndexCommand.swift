@@ -147,16 +147,20 @@ struct IndexCreateCommand: AsyncParsableCommand {
     @OptionGroup var layout: LayoutOptions
     @OptionGroup var options: IndexSourceOptions
     @OptionGroup(title: "Registry options (docker:// tags)") var registry: RegistryOptionGroup
+    @OptionGroup var progress: ProgressOptions
 
     func run() async throws {
         guard try options.buildsInRegistry() else {
-            let report = try IndexBuilder(layout: layout.create()).create(options.request())
+            let reporter = progress.reporter("importing")
+            defer { reporter.finish() }
+            let report = try IndexBuilder(layout: layout.create(), progress: reporter).create(options.request())
+            reporter.finish()
             try options.print(report, verb: "created")
             return
         }
         let request = try options.registryRequest()
         let store = try layout.givenPath().map { try Layout.create($0) }
-        let (built, summary) = try await TransferSession.with(options: try registry.options(), verb: "merging") { session, progress in
+        let (built, summary) = try await TransferSession.with(options: try registry.options(), verb: "merging", progress: progress.mode()) { session, progress in
             try await RegistryIndexBuilder(session: session, progress: progress, layout: store).create(request)
         }
         var report = built
@@ -177,9 +181,13 @@ struct IndexAddCommand: ParsableCommand {
 
     @OptionGroup var layout: LayoutOptions
     @OptionGroup var options: IndexSourceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func run() throws {
-        let report = try IndexBuilder(layout: layout.open()).add(options.request())
+        let reporter = progress.reporter("importing")
+        defer { reporter.finish() }
+        let report = try IndexBuilder(layout: layout.open(), progress: reporter).add(options.request())
+        reporter.finish()
         try options.print(report, verb: "updated")
     }
 }

@@ -26,6 +26,7 @@ struct MirrorCommand: AsyncParsableCommand {
 
     @OptionGroup var layout: LayoutOptions
     @OptionGroup var registry: RegistryOptionGroup
+    @OptionGroup var progress: ProgressOptions
 
     @Flag(name: .customLong("dry-run"), help: "Say what would be added, updated and removed; fetch and change nothing (HEAD requests and tag lists only).")
     var dryRun = false
@@ -46,7 +47,7 @@ struct MirrorCommand: AsyncParsableCommand {
         // A dry run changes nothing, not even by creating the layout.
         let store: Layout? = dryRun ? (FileManager.default.fileExists(atPath: path) ? try layout.open() : nil) : try layout.create()
         let hostOptions = Dictionary(set.registries.map { ($0.host, $0.options) }, uniquingKeysWith: { first, _ in first })
-        var (report, summary) = try await TransferSession.with(options: defaults, hostOptions: hostOptions, verb: "mirroring") { session, progress in
+        var (report, summary) = try await TransferSession.with(options: defaults, hostOptions: hostOptions, verb: "mirroring", progress: progress.mode()) { session, progress in
             var mirror = ImageSetMirror(set: set, session: session, progress: progress)
             mirror.prune = prune
             return try await mirror.run(into: store, dryRun: dryRun)

@@ -1,5 +1,5 @@
 import Foundation
-import StowageCopy
+import StowageLayout
 import StowageModel
 
 /// Printing helpers: results to stdout, errors to stderr, JSON when asked.
@@ -50,12 +50,12 @@ enum Output {
     /// Prints one error line to stderr; newlines from hostile input are flattened.
     static func error(_ message: String) {
         let flat = message.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
-        FileHandle.standardError.write(Data("stowage: error: \(flat)\n".utf8))
+        TransferProgress.writeToStandardError("stowage: error: \(flat)\n")
     }
 
     /// Prints a note to stderr (progress, hints), keeping stdout for results.
     static func note(_ message: String) {
-        FileHandle.standardError.write(Data("\(message)\n".utf8))
+        TransferProgress.writeToStandardError("\(message)\n")
     }
 
     /// `1.2 MB`-style sizes for people.

@@ -23,6 +23,7 @@ struct PullCommand: AsyncParsableCommand {
     @OptionGroup var layout: LayoutOptions
     @OptionGroup var registry: RegistryOptionGroup
     @OptionGroup var referrers: ReferrerOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Option(name: .long, help: ArgumentHelp("The name in the layout (default: HOST/REPO:TAG).", valueName: "REF"))
     var tag: String?
@@ -53,7 +54,7 @@ struct PullCommand: AsyncParsableCommand {
         let wanted = try platform.map { try Platform(parsing: $0) }
         let store = try layout.create()
         let options = try registry.options()
-        let (pulled, summary) = try await TransferSession.with(options: options, verb: "pulling") { session, progress in
+        let (pulled, summary) = try await TransferSession.with(options: options, verb: "pulling", progress: progress.mode()) { session, progress in
             var puller = RegistryPuller(layout: store, session: session, progress: progress)
             puller.referrers = referrers.policy
             return try await puller.pull(reference, name: name, platforms: wanted, preserveDigests: preserveDigests)

@@ -21,6 +21,7 @@ struct PushCommand: AsyncParsableCommand {
     @OptionGroup var registry: RegistryOptionGroup
 
     @OptionGroup var referrers: ReferrerOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
@@ -52,7 +53,7 @@ struct PushCommand: AsyncParsableCommand {
         clean.annotations = nil
         let graph = try ImageGraph(root: clean, layout: store)
         let options = try registry.options()
-        let (results, summary) = try await TransferSession.with(options: options, verb: "pushing") { session, progress in
+        let (results, summary) = try await TransferSession.with(options: options, verb: "pushing", progress: progress.mode()) { session, progress in
             var pusher = RegistryPusher(layout: store, session: session, progress: progress)
             pusher.referrers = referrers.policy
             let sent = try await pusher.push(graph, to: targets)

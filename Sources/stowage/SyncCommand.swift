@@ -35,6 +35,7 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var layout: LayoutOptions
     @OptionGroup var registry: RegistryOptionGroup
     @OptionGroup var referrers: ReferrerOptions
+    @OptionGroup var progress: ProgressOptions
 
     @Option(name: .long, help: ArgumentHelp("The repository for tag-only names.", valueName: "NAME"))
     var repository: String?
@@ -93,6 +94,7 @@ struct SyncCommand: AsyncParsableCommand {
         if !collisions.isEmpty && !dryRun { throw SyncPlan.conflict(collisions) }
         var sync = MultiRegistrySync(planners: planners, options: try registry.options())
         sync.referrers = referrers.policy
+        sync.progress = progress.mode()
         let report = await sync.run(dryRun: dryRun)
         let failed = report.failed
         // The same failure everywhere (a platform the layout lacks, a bad name) is one error.

@@ -23,9 +23,15 @@ struct VerifyCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON report.")
     var json = false
 
+    @OptionGroup var progress: ProgressOptions
+
     func run() throws {
         let root = try options.path()
-        let report = try LayoutVerifier(root: root).verify(fast: fast)
+        // --fast reads documents and looks blobs up, hashing no layer: nothing to count.
+        let reporter = fast ? nil : progress.reporter("verifying")
+        defer { reporter?.finish() }
+        let report = try LayoutVerifier(root: root).verify(fast: fast, progress: reporter)
+        reporter?.finish()
         if json {
             try Output.json(report)
         } else {
