@@ -362,8 +362,9 @@ import Yams
 
     // MARK: - Containerfile
 
-    /// Static checks only: building the image pulls the Swift and Debian base images and
-    /// Debian packages, which needs network access (`buildah bud -t localhost/stowage .`).
+    /// Static checks of the recipe as users build it (the Swift and Debian base images from a
+    /// registry); `scripts/test-install`, run by `.ci/run`, builds it for real with buildah
+    /// from local base images.
     @Test func containerfileBuildsWithScriptsInstallAndShipsOnlyTheBinaryOnDebianSlim() throws {
         let text = try String(contentsOfFile: "\(Self.root)/Containerfile", encoding: .utf8)
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") }
@@ -371,7 +372,7 @@ import Yams
         #expect(stages.count == 2, "two stages: \(stages)")
         #expect(stages.first?.hasSuffix(" AS build") == true)
         #expect(text.contains("swift:6.3-bookworm"), "a Swift 6.3 Debian bookworm image builds")
-        #expect(lines.contains("RUN scripts/install /out"), "scripts/install builds it (--static-swift-stdlib)")
+        #expect(lines.contains { $0.hasPrefix("RUN ") && $0.contains("scripts/install /out") }, "scripts/install builds it (--static-swift-stdlib)")
         #expect(text.contains("debian:bookworm-slim"), "the runtime stage is Debian slim")
         #expect(lines.contains("COPY --from=build /out/bin/stowage /usr/local/bin/stowage"))
         for package in ["libarchive13", "libssl3", "zlib1g", "ca-certificates"] {
