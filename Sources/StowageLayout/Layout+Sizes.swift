@@ -3,8 +3,8 @@ import StowageModel
 /// What users mean by an image's size: every distinct blob it is made of.
 ///
 /// An image's total size depends on nothing but its digest (the documents it reaches
-/// are immutable), so totals once computed are kept in `.stowage/cache/sizes`, one
-/// `HEX TOTAL` line each, and a listing of twenty thousand names reads one file instead
+/// are immutable), so totals once computed are kept in `.stowage/cache/sizes` (see
+/// `SizeCache`), and a listing of twenty thousand names reads one file instead
 /// of every manifest. Only layouts that already have `.stowage/` get one. The cache is advisory: a line that does not parse is ignored, a
 /// layout that cannot be written (a read-only disk) is simply not cached, and two
 /// processes that write it at once each leave a whole, valid file.
@@ -14,20 +14,29 @@ extension Layout {
     /// layers), referrers left out. A digest whose graph is not all in the layout (a
     /// document missing or unreadable) has no total.
     public func totalSizes(of descriptors: [Descriptor]) -> [Digest: Int64] {
-        var totals = readSizeCache()
-        var seen = Set<Digest>()
-        let missing = descriptors.filter { totals[$0.digest] == nil && seen.insert($0.digest).inserted }
+        let cache = SizeCache(readingFrom: sizeCachePath)
+        var totals: [Digest: Int64] = [:]
+        var missing: [Descriptor] = []
+        for descriptor in descriptors where totals[descriptor.digest] == nil {
+            if let total = cache.total(of: descriptor.digest) {
+                totals[descriptor.digest] = total
+            } else {
+                missing.append(descriptor)
+            }
+        }
         guard !missing.isEmpty else { return totals }
+        var seen = Set<Digest>()
+        missing.removeAll { !seen.insert($0.digest).inserted }
         let computed = parallelMap(missing, width: 8) { descriptor in self.computeTotalSize(descriptor) }
-        var added = false
+        var added: [(hex: String, total: Int64)] = []
         for (descriptor, total) in zip(missing, computed) {
             guard let total else { continue }
             totals[descriptor.digest] = total
-            added = true
+            added.append((descriptor.digest.hex, total))
         }
         // Only a layout Stowage already keeps files in gets the cache: reading a layout
         // that skopeo or umoci wrote leaves it as it was.
-        if added, FileSystem.isDirectory(privateDirectory) { try? writeSizeCache(totals) }
+        if !added.isEmpty, FileSystem.isDirectory(privateDirectory) { try? writeSizeCache(cache.merging(added)) }
         return totals
     }
 
@@ -51,26 +60,87 @@ extension Layout {
 
     private var sizeCachePath: String { "\(privateDirectory)/cache/sizes" }
 
-    private func readSizeCache() -> [Digest: Int64] {
-        guard FileSystem.exists(sizeCachePath),
-            let bytes = try? FileSystem.readFile(sizeCachePath, limit: FileSystem.maxIndexSize)
-        else { return [:] }
-        var totals: [Digest: Int64] = [:]
-        for line in bytes.split(separator: 0x0A) {
-            let fields = line.split(separator: 0x20)
-            guard fields.count == 2, let digest = try? Digest("sha256:" + String(decoding: fields[0], as: UTF8.self)),
-                let total = Int64(String(decoding: fields[1], as: UTF8.self)), total >= 0
-            else { continue }
-            totals[digest] = total
-        }
-        return totals
-    }
-
-    private func writeSizeCache(_ totals: [Digest: Int64]) throws {
+    private func writeSizeCache(_ bytes: [UInt8]) throws {
         try preparePrivateDirectory()
         try FileSystem.makeDirectories("\(privateDirectory)/cache")
-        var text = ""
-        for (digest, total) in totals.sorted(by: { $0.key.hex < $1.key.hex }) { text += "\(digest.hex) \(total)\n" }
-        try replaceFile(sizeCachePath, with: Array(text.utf8))
+        try replaceFile(sizeCachePath, with: bytes)
+    }
+}
+
+/// `.stowage/cache/sizes`: fixed-width lines `HEX TOTAL\n` (64 hex digits, a space, 20
+/// decimal digits), sorted by digest, so a total is found by binary search without
+/// reading the file into a dictionary: listing one repository of a layout of twenty
+/// thousand names looks up a few lines.
+struct SizeCache {
+    static let lineLength = 64 + 1 + 20 + 1
+
+    /// The file's bytes; empty when there is no file or it is not in this shape.
+    private let bytes: [UInt8]
+
+    init(readingFrom path: String) {
+        guard FileSystem.exists(path), let bytes = try? FileSystem.readFile(path, limit: FileSystem.maxIndexSize),
+            bytes.count % Self.lineLength == 0
+        else {
+            self.bytes = []
+            return
+        }
+        self.bytes = bytes
+    }
+
+    private var count: Int { bytes.count / Self.lineLength }
+
+    /// The total recorded for `digest`, if any (a malformed line counts as none).
+    func total(of digest: Digest) -> Int64? {
+        var hex = digest.hex
+        return hex.withUTF8 { key -> Int64? in
+            guard key.count == 64 else { return nil }
+            var low = 0
+            var high = count
+            while low < high {
+                let middle = (low + high) / 2
+                let start = middle * Self.lineLength
+                let order = compare(key, at: start)
+                if order == 0 { return value(at: start) }
+                if order < 0 { high = middle } else { low = middle + 1 }
+            }
+            return nil
+        }
+    }
+
+    /// This cache with `added`, as the bytes of a file.
+    func merging(_ added: [(hex: String, total: Int64)]) -> [UInt8] {
+        var lines: [String: Int64] = [:]
+        for position in 0..<count {
+            let start = position * Self.lineLength
+            if let total = value(at: start) {
+                lines[String(decoding: bytes[start..<start + 64], as: UTF8.self)] = total
+            }
+        }
+        for (hex, total) in added { lines[hex] = total }
+        var out: [UInt8] = []
+        out.reserveCapacity(lines.count * Self.lineLength)
+        for (hex, total) in lines.sorted(by: { $0.key < $1.key }) {
+            let digits = String(total)
+            out += Array(hex.utf8) + [0x20] + Array(repeating: 0x30, count: 20 - digits.utf8.count) + Array(digits.utf8) + [0x0A]
+        }
+        return out
+    }
+
+    private func compare(_ key: UnsafeBufferPointer<UInt8>, at start: Int) -> Int {
+        for i in 0..<64 where key[i] != bytes[start + i] {
+            return key[i] < bytes[start + i] ? -1 : 1
+        }
+        return 0
+    }
+
+    /// The total of the line at `start`, or nil when the line is not well formed.
+    private func value(at start: Int) -> Int64? {
+        guard bytes[start + 64] == 0x20, bytes[start + Self.lineLength - 1] == 0x0A else { return nil }
+        var total: Int64 = 0
+        for byte in bytes[start + 65..<start + 85] {
+            guard (0x30...0x39).contains(byte) else { return nil }
+            total = total &* 10 &+ Int64(byte - 0x30)
+        }
+        return total >= 0 ? total : nil
     }
 }
