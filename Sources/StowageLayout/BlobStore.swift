@@ -113,10 +113,13 @@ public struct BlobStore: Sendable {
     /// when given, its size. Refuses documents over `maxDocumentSize`.
     public func readDocument(_ digest: Digest, expectedSize: Int64? = nil) throws -> [UInt8] {
         let path = path(of: digest)
-        guard FileSystem.exists(path) else {
-            throw StowageError(.notFound, "blob \(digest) is missing from the layout")
+        let bytes: [UInt8]
+        switch try FileSystem.readSmallRegularFile(path, limit: Self.maxDocumentSize) {
+        case .bytes(let read): bytes = read
+        case .missing: throw StowageError(.notFound, "blob \(digest) is missing from the layout")
+        case .notRegularFile: throw StowageError(.invalidLayout, "\(path) is not a regular file")
+        case .tooLarge: throw StowageError(.unsupported, "\(path) is larger than \(Self.maxDocumentSize) bytes, the limit for a JSON document")
         }
-        let bytes = try FileSystem.readFile(path, limit: Self.maxDocumentSize, followLinks: false)
         if let expectedSize, Int64(bytes.count) != expectedSize {
             throw StowageError(.digestMismatch, "blob \(digest) is \(bytes.count) bytes, but its descriptor says \(expectedSize)")
         }

@@ -335,12 +335,12 @@ public struct ContentGraph: Sendable {
                 bytes = held
             } else {
                 do {
-                    guard let st = try FileSystem.status(path) else { return ReadDocument(digest: digest, issue: .missing) }
-                    guard (st.st_mode & S_IFMT) == S_IFREG else { return ReadDocument(digest: digest, issue: .notRegularFile) }
-                    guard Int64(st.st_size) <= Int64(BlobStore.maxDocumentSize) else {
-                        return ReadDocument(digest: digest, issue: .tooLarge(size: Int64(st.st_size)))
+                    switch try FileSystem.readSmallRegularFile(path, limit: BlobStore.maxDocumentSize) {
+                    case .bytes(let read): bytes = read
+                    case .missing: return ReadDocument(digest: digest, issue: .missing)
+                    case .notRegularFile: return ReadDocument(digest: digest, issue: .notRegularFile)
+                    case .tooLarge(let size): return ReadDocument(digest: digest, issue: .tooLarge(size: size))
                     }
-                    bytes = try FileSystem.readFile(path, limit: BlobStore.maxDocumentSize, followLinks: false)
                 } catch {
                     return ReadDocument(digest: digest, issue: .unreadable("\(error)"))
                 }
