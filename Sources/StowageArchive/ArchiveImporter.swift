@@ -390,7 +390,7 @@ public struct ArchiveImporter: Sendable {
             size = location.size
         } else if let inLayout = try scan.presentSize(digest, layout: layout) {
             size = inLayout
-        } else if descriptor.mediaType.isNonDistributable && !(descriptor.urls ?? []).isEmpty {
+        } else if descriptor.isForeignLayer {
             return
         } else {
             if missing[digest] == nil {

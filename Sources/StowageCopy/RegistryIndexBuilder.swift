@@ -296,9 +296,8 @@ struct RemoteGraph: Sendable {
         if case .index(let index) = document {
             for child in index.manifests { try await walk(child, client: client, documents: &documents, depth: depth + 1) }
         } else {
-            for (blob, _) in document.requiredReferences where seen.insert(blob.digest).inserted {
-                // Foreign layers live at their URLs, not in the registry.
-                if blob.mediaType.isNonDistributable && !(blob.urls ?? []).isEmpty { continue }
+            // Foreign layers live at their URLs, not in the registry.
+            for (blob, _) in document.requiredReferences where !blob.isForeignLayer && seen.insert(blob.digest).inserted {
                 blobs.append(blob)
             }
         }

@@ -66,7 +66,7 @@ public struct RegistryInventory: Sendable {
                 guard await !collector.isClaimed(child.digest) else { continue }
                 let fetched = try await client.fetchManifest(source.repository, reference: child.digest.string, expected: child.digest)
                 try await walk(child, bytes: fetched.bytes, in: source, client: client, collector: collector, depth: depth + 1)
-            } else if !(child.mediaType.isNonDistributable && !(child.urls ?? []).isEmpty) {
+            } else if !child.isForeignLayer {
                 await collector.addBlob(Inventory.Blob(digest: child.digest, size: child.size))
             }
         }

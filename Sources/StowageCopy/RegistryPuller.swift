@@ -241,7 +241,7 @@ public struct RegistryPuller: Sendable {
         let progress = self.progress
         let missing = try blobs.filter { blob in
             // Foreign layers live at their URLs, not in the registry.
-            try !layout.blobs.containsRefreshing(blob.digest) && !(blob.mediaType.isNonDistributable && !(blob.urls ?? []).isEmpty)
+            try !layout.blobs.containsRefreshing(blob.digest) && !blob.isForeignLayer
         }
         for blob in missing { progress.expect(blob.size) }
         try await forEachConcurrently(missing, limit: session.options.jobs) { blob in

@@ -230,10 +230,10 @@ public enum FileSystem {
         return .bytes(bytes)
     }
 
-    /// Reads a whole small file, refusing files larger than `limit` bytes; with
-    /// `followLinks: false` the file must be a regular file reached without a symlink.
-    public static func readFile(_ path: String, limit: Int, followLinks: Bool = true) throws -> [UInt8] {
-        let fd = followLinks ? try open(path, O_RDONLY) : try openRegularFile(path)
+    /// Reads a whole small file, refusing files larger than `limit` bytes. A blob, which
+    /// must be a regular file reached without a symlink, is read with `readSmallRegularFile`.
+    public static func readFile(_ path: String, limit: Int) throws -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
         defer { close(fd) }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)

@@ -17,7 +17,8 @@ extension Layout {
         let cache = SizeCache(readingFrom: sizeCachePath)
         var totals: [Digest: Int64] = [:]
         var missing: [Descriptor] = []
-        for descriptor in descriptors where totals[descriptor.digest] == nil {
+        var looked = Set<Digest>()
+        for descriptor in descriptors where looked.insert(descriptor.digest).inserted {
             if let total = cache.total(of: descriptor.digest) {
                 totals[descriptor.digest] = total
             } else {
@@ -25,8 +26,6 @@ extension Layout {
             }
         }
         guard !missing.isEmpty else { return totals }
-        var seen = Set<Digest>()
-        missing.removeAll { !seen.insert($0.digest).inserted }
         let computed = parallelMap(missing, width: 8) { descriptor in self.computeTotalSize(descriptor) }
         var added: [(hex: String, total: Int64)] = []
         for (descriptor, total) in zip(missing, computed) {
@@ -78,8 +77,8 @@ struct SizeCache {
     private let bytes: [UInt8]
 
     init(readingFrom path: String) {
-        guard FileSystem.exists(path), let bytes = try? FileSystem.readFile(path, limit: FileSystem.maxIndexSize),
-            bytes.count % Self.lineLength == 0
+        // No cache (or one that cannot be read) is an empty one.
+        guard let bytes = try? FileSystem.readFile(path, limit: FileSystem.maxIndexSize), bytes.count % Self.lineLength == 0
         else {
             self.bytes = []
             return

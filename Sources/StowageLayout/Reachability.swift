@@ -78,7 +78,7 @@ public struct ContentEdge: Sendable, Equatable {
 
     /// Whether the blob may be absent: a non-distributable layer fetched from its `urls`.
     public var mayBeAbsent: Bool {
-        descriptor.mediaType.isNonDistributable && !(descriptor.urls ?? []).isEmpty
+        descriptor.isForeignLayer
     }
 }
 
@@ -269,9 +269,7 @@ public struct ContentGraph: Sendable {
         func checkOpaque(_ descriptor: Descriptor, graph: inout ContentGraph) {
             let path = blobs.path(of: descriptor.digest)
             guard graph.documentIssues[descriptor.digest] == nil,
-                let st = try? FileSystem.status(path), (st.st_mode & S_IFMT) == S_IFREG,
-                Int64(st.st_size) <= Int64(BlobStore.maxDocumentSize),
-                let bytes = try? FileSystem.readFile(path, limit: BlobStore.maxDocumentSize, followLinks: false),
+                case .bytes(let bytes)? = try? FileSystem.readSmallRegularFile(path, limit: BlobStore.maxDocumentSize),
                 ContentDocument.mayReferenceContent(bytes)
             else { return }
             graph.documentIssues[descriptor.digest] = .unwalkable(descriptor.mediaType)

@@ -8,6 +8,12 @@ public struct Descriptor: Hashable, Sendable, Codable {
     public var size: Int64
     /// URLs the content may be downloaded from (non-distributable layers).
     public var urls: [String]?
+
+    /// A foreign layer: non-distributable and fetched from its `urls`, so neither a layout
+    /// nor a registry need hold it, and no copy moves it.
+    public var isForeignLayer: Bool {
+        mediaType.isNonDistributable && !(urls ?? []).isEmpty
+    }
     /// Arbitrary metadata; `org.opencontainers.image.ref.name` names an image in `index.json`.
     public var annotations: [String: String]?
     /// The platform an image manifest runs on, when the descriptor is an index entry.

@@ -40,12 +40,8 @@ enum CommandLineArguments {
             guard !configuration.subcommands.isEmpty, configuration.defaultSubcommand == nil,
                 !argument.hasPrefix("-"), argument != "help"
             else { break }
-            let names = configuration.subcommands.map { $0.typedName }
-            guard let next = configuration.subcommands.first(where: { $0.typedName == argument }) else {
-                throw unknown(argument, path: path, among: names, root: root)
-            }
+            command = try subcommand(argument, of: command, path: path, root: root)
             path.append(argument)
-            command = next
             position += 1
         }
         return path + layout + (try SkopeoBool.rewrite(arguments[position...]))
@@ -56,14 +52,19 @@ enum CommandLineArguments {
         var command = root
         var path: [String] = []
         for word in words where !word.hasPrefix("-") {
-            let subcommands = command.configuration.subcommands
-            guard !subcommands.isEmpty else { return }
-            guard let next = subcommands.first(where: { $0.typedName == word }) else {
-                throw unknown(word, path: path, among: subcommands.map { $0.typedName }, root: root)
-            }
+            guard !command.configuration.subcommands.isEmpty else { return }
+            command = try subcommand(word, of: command, path: path, root: root)
             path.append(word)
-            command = next
         }
+    }
+
+    /// The subcommand of `command` named `word`, or an error naming the closest one.
+    private static func subcommand(_ word: String, of command: ParsableCommand.Type, path: [String], root: ParsableCommand.Type) throws -> ParsableCommand.Type {
+        let subcommands = command.configuration.subcommands
+        guard let next = subcommands.first(where: { $0.typedName == word }) else {
+            throw unknown(word, path: path, among: subcommands.map { $0.typedName }, root: root)
+        }
+        return next
     }
 
     private static func unknown(_ argument: String, path: [String], among names: [String], root: ParsableCommand.Type) -> CommandLineError {
