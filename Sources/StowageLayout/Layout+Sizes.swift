@@ -90,9 +90,9 @@ struct SizeCache {
 
     /// The total recorded for `digest`, if any (a malformed line counts as none).
     func total(of digest: Digest) -> Int64? {
-        var hex = digest.hex
-        return hex.withUTF8 { key -> Int64? in
-            guard key.count == 64 else { return nil }
+        withUnsafeTemporaryAllocation(byteCount: 64, alignment: 1) { buffer -> Int64? in
+            digest.writeHex(into: buffer)
+            let key = UnsafeRawBufferPointer(buffer)
             var low = 0
             var high = count
             while low < high {
@@ -125,7 +125,7 @@ struct SizeCache {
         return out
     }
 
-    private func compare(_ key: UnsafeBufferPointer<UInt8>, at start: Int) -> Int {
+    private func compare(_ key: UnsafeRawBufferPointer, at start: Int) -> Int {
         for i in 0..<64 where key[i] != bytes[start + i] {
             return key[i] < bytes[start + i] ? -1 : 1
         }

@@ -30,8 +30,7 @@ struct DescriptorScanner {
                 mediaType = string
             case 6 where JSONByteCursor.equal(key, "digest") && digest == nil:
                 guard let value = cursor.plainString(), value.count == 71, JSONByteCursor.equal(UnsafeRawBufferPointer(rebasing: value[..<7]), "sha256:"),
-                    value[7...].allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
-                    let parsed = try? Digest(hex: String(decoding: UnsafeRawBufferPointer(rebasing: value[7...]), as: UTF8.self))
+                    let parsed = Digest(hexUTF8: UnsafeRawBufferPointer(rebasing: value[7...]))
                 else { return nil }
                 digest = parsed
             case 4 where JSONByteCursor.equal(key, "size") && size == nil:

@@ -367,7 +367,7 @@ extension JSONWriter {
     /// Writes `"sha256:<hex>"`: a digest's characters never need escaping.
     mutating func writeDigest(_ digest: Digest) {
         appendBytes("\"sha256:".utf8)
-        appendBytes(digest.hex.utf8)
+        appendDigestHex(digest)
         appendByte(UInt8(ascii: "\""))
     }
 }

@@ -5,9 +5,10 @@ import Foundation
 public enum JSONCoding {
     /// Decodes `bytes` as `T`; `what` names the document in the error ("index.json of ARCHIVE").
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>, what: String) throws -> T {
-        // Indexes (a layout's index.json above all) and raw values take the fast path.
+        // Indexes (a layout's index.json above all), manifests and raw values take the fast path.
         if T.self == Index.self { return try Index.parse(Array(bytes), what: what) as! T }
         if T.self == JSONValue.self { return try JSONReader.parse(Array(bytes), what: what) as! T }
+        if T.self == Manifest.self, let manifest = Manifest.readFast(Array(bytes), what: what) { return manifest as! T }
         do {
             return try JSONDecoder().decode(type, from: Data(bytes))
         } catch let error as StowageError {

@@ -107,6 +107,13 @@ public struct JSONWriter {
         bytes.append(contentsOf: utf8)
     }
 
+    /// Appends a digest's 64 hex digits, written in place.
+    mutating func appendDigestHex(_ digest: Digest) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 64))
+        bytes.withUnsafeMutableBytes { digest.writeHex(into: UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }
+    }
+
     /// How many bytes have been written since the last `takeBytes`.
     var byteCount: Int { bytes.count }
 

@@ -85,6 +85,12 @@ struct DocumentShape {
     var hasManifests = false
     var hasConfig = false
 
+    init(stated: MediaType?, hasManifests: Bool, hasConfig: Bool) {
+        self.stated = stated
+        self.hasManifests = hasManifests
+        self.hasConfig = hasConfig
+    }
+
     init(_ bytes: [UInt8], what: String) throws {
         let reader = JSONReader(what: what, bytes: bytes)
         try reader.readObject { key in
@@ -105,5 +111,15 @@ struct DocumentShape {
     /// `config` → OCI manifest); nil for a document that is neither.
     var mediaType: MediaType? {
         stated ?? (hasManifests ? .ociIndex : hasConfig ? .ociManifest : nil)
+    }
+
+    /// Whether a document of this shape is what a descriptor of `labelled` says: its
+    /// own media type when it states one, else the kind its fields imply, and a kind
+    /// with children (`ContentDocument.isDocument`).
+    func agrees(with labelled: MediaType) -> Bool {
+        guard let own = mediaType, ContentDocument.isDocument(labelled) else { return false }
+        return stated != nil
+            ? own == labelled
+            : (own.isIndex == labelled.isIndex && own.isManifest == labelled.isManifest)
     }
 }
