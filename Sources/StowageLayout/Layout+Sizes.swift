@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StowageModel
 
 /// What users mean by an image's size: every distinct blob it is made of.
@@ -126,10 +129,7 @@ struct SizeCache {
     }
 
     private func compare(_ key: UnsafeRawBufferPointer, at start: Int) -> Int {
-        for i in 0..<64 where key[i] != bytes[start + i] {
-            return key[i] < bytes[start + i] ? -1 : 1
-        }
-        return 0
+        bytes.withUnsafeBytes { Int(memcmp(key.baseAddress!, $0.baseAddress! + start, 64)) }
     }
 
     /// The total of the line at `start`, or nil when the line is not well formed.

@@ -313,30 +313,34 @@ public struct LayoutVerifier: Sendable {
                     kind: .strayFile, path: relative(path), message: "\(path) is not a directory"))
                 continue
             }
-            let names: [String]
+            let entries: [(name: String, isRegularFile: Bool?)]
             do {
-                names = try FileSystem.listDirectory(path)
+                entries = try FileSystem.listDirectoryWithTypes(path)
             } catch {
                 problems.append(VerifyProblem(kind: .strayFile, path: relative(path), message: "\(error)"))
                 continue
             }
-            for name in names.sorted() {
+            // The directory says which entries are regular files; only where it cannot is a
+            // file looked at. Problems are reported in name order.
+            var found: [(name: String, problem: VerifyProblem)] = []
+            for (name, isRegularFile) in entries {
                 let file = "\(path)/\(name)"
-                guard Digest.isValidHex(name), let digest = try? Digest(hex: name) else {
-                    problems.append(VerifyProblem(
+                guard let digest = try? Digest(hex: name) else {
+                    found.append((name, VerifyProblem(
                         kind: .strayFile, path: relative(file),
-                        message: "\(file) is not named by a valid sha256 digest (64 lowercase hex digits)"))
+                        message: "\(file) is not named by a valid sha256 digest (64 lowercase hex digits)")))
                     continue
                 }
                 guard !reachable.contains(digest) else { continue }
-                if FileSystem.isRegularFile(file) {
+                if isRegularFile ?? FileSystem.isRegularFile(file) {
                     unreferenced += 1
                 } else {
-                    problems.append(VerifyProblem(
+                    found.append((name, VerifyProblem(
                         kind: .notRegularFile, blob: digest.string, path: relative(file),
-                        message: "\(file) is not a regular file"))
+                        message: "\(file) is not a regular file")))
                 }
             }
+            problems += found.sorted { $0.name < $1.name }.map(\.problem)
         }
         return unreferenced
     }

@@ -21,6 +21,13 @@ enum Output {
             if bytes.count >= 1 << 16 { flush() }
         }
 
+        /// Appends a line given as bytes, without its newline.
+        mutating func append(_ line: UnsafeRawBufferPointer) {
+            bytes.append(contentsOf: line)
+            bytes.append(0x0A)
+            if bytes.count >= 1 << 16 { flush() }
+        }
+
         mutating func flush() {
             guard !bytes.isEmpty else { return }
             fflush(nil)   // what `print` has buffered goes first
@@ -78,7 +85,7 @@ enum Output {
     /// Aligned columns; cells are escaped (`UserText.escaped`), as they may come from a layout.
     static func table(_ rows: [[String]]) -> [String] {
         var lines: [String] = []
-        printTable(count: rows.count, row: { rows[$0] }) { lines.append($0) }
+        printTable(count: rows.count, row: { rows[$0] }) { line in lines.append(String(decoding: line, as: UTF8.self)) }
         return lines
     }
 
@@ -86,12 +93,12 @@ enum Output {
     /// of a hundred thousand images never holds all its lines at once.
     static func printTable(count: Int, row: (Int) -> [String]) {
         var out = BufferedLines()
-        printTable(count: count, row: row) { out.append($0) }
+        printTable(count: count, row: row) { line in out.append(line) }
         out.flush()
     }
 
-    /// `printTable`, each line handed to `emit`.
-    static func printTable(count: Int, row: (Int) -> [String], emit: (String) -> Void) {
+    /// `printTable`, each line's bytes (without its newline) handed to `emit`.
+    static func printTable(count: Int, row: (Int) -> [String], emit: (UnsafeRawBufferPointer) -> Void) {
         // Characters on screen: for ASCII, one per byte (counting graphemes is slow).
         func width(_ text: String) -> Int {
             text.utf8.allSatisfy { $0 < 0x80 } ? text.utf8.count : text.count
@@ -107,16 +114,19 @@ enum Output {
                 if column < widths.count { widths[column] = max(widths[column], cellWidth) } else { widths.append(cellWidth) }
             }
         }
+        // Each line is written as bytes into one reused buffer: no string is built per line.
+        var line: [UInt8] = []
         for i in 0..<count {
             let cells = cells(i)
-            var text = ""
+            line.removeAll(keepingCapacity: true)
             for (column, cell) in cells.enumerated() {
-                text += cell
+                var cell = cell
+                cell.withUTF8 { line.append(contentsOf: $0) }
                 if column < cells.count - 1 {
-                    text += String(repeating: " ", count: max(0, widths[column] - width(cell)) + 2)
+                    line.append(contentsOf: repeatElement(UInt8(ascii: " "), count: max(0, widths[column] - width(cell)) + 2))
                 }
             }
-            emit(text)
+            line.withUnsafeBytes(emit)
         }
     }
 }

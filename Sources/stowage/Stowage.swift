@@ -37,12 +37,15 @@ struct Stowage: AsyncParsableCommand {
 
     /// Runs a command and turns a `StowageError` into one line on stderr and a non-zero exit.
     static func main() async {
-        // Blobs stream through short-lived 256 KiB-1 MiB buffers on several threads. glibc
-        // raises its mmap threshold after freeing such a buffer and then serves the next ones
-        // from per-thread heaps that keep the memory; a fixed threshold gives it back at once.
-        fixMallocMmapThreshold(128 * 1024)
         do {
             var command = try parseAsRoot(CommandLineArguments.prepare(Array(CommandLine.arguments.dropFirst()), root: Stowage.self))
+            // Blobs stream through short-lived 256 KiB-1 MiB buffers on several threads. glibc
+            // raises its mmap threshold after freeing such a buffer and then serves the next
+            // ones from per-thread heaps that keep the memory; a fixed threshold gives it back
+            // at once. Commands that only read documents keep glibc's own threshold: it lets
+            // them reuse the memory of the large arrays they grow, where a fixed one maps,
+            // faults in and unmaps fresh pages for each.
+            if command is any StreamsBlobs { fixMallocMmapThreshold(128 * 1024) }
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -59,6 +62,19 @@ struct Stowage: AsyncParsableCommand {
         }
     }
 }
+
+/// A command that moves blob bytes through buffers (to or from a registry, an archive or
+/// another layout), and so runs with a fixed malloc mmap threshold.
+protocol StreamsBlobs {}
+
+extension ImportCommand: StreamsBlobs {}
+extension ExportCommand: StreamsBlobs {}
+extension PushCommand: StreamsBlobs {}
+extension SyncCommand: StreamsBlobs {}
+extension PullCommand: StreamsBlobs {}
+extension CopyCommand: StreamsBlobs {}
+extension MirrorCommand: StreamsBlobs {}
+extension IndexCreateCommand: StreamsBlobs {}
 
 /// `mallopt(M_MMAP_THRESHOLD, bytes)`, looked up at run time: the Glibc module does not
 /// export `malloc.h`. Setting the threshold also stops glibc from moving it.

@@ -187,6 +187,43 @@ struct DigestTests {
         #expect(Set([a, b, c, try Digest(hex: abcSHA256)]).count == 3)
     }
 
+    @Test("on random digests, order, equality and text agree with the hex strings", arguments: 0..<20)
+    func randomDigestsAgreeWithHex(_ seed: Int) throws {
+        var state = UInt64(seed + 1) &* 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+        // Digests that share long prefixes, so every word of the comparison is exercised.
+        let base = (0..<4).map { _ in String(format: "%016llx", next()) }.joined()
+        let hexes = (0..<40).map { _ -> String in
+            var characters = Array(base)
+            let keep = Int(next() % 64)
+            for position in keep..<64 { characters[position] = Array("0123456789abcdef")[Int(next() % 16)] }
+            return String(characters)
+        }
+        let digests = try hexes.map { try Digest(hex: $0) }
+        #expect(digests.map(\.hex) == hexes)
+        #expect(digests.sorted().map(\.hex) == hexes.sorted())
+        #expect(Set(digests).count == Set(hexes).count)
+        for (digest, hex) in zip(digests, hexes) {
+            #expect(digest.string == "sha256:" + hex)
+            let raw = bytes(fromHex: hex)
+            #expect(Digest(sha256Bytes: raw) == digest)
+            #expect(hex.utf8.withContiguousStorageIfAvailable { Digest(hexUTF8: UnsafeRawBufferPointer($0)) } == digest)
+        }
+    }
+
+    @Test("Digest(hexUTF8:) refuses anything but 64 lowercase hex digits")
+    func hexUTF8Refuses() {
+        for text in [String(repeating: "a", count: 63), String(repeating: "a", count: 65), "A" + String(repeating: "a", count: 63),
+                     String(repeating: "a", count: 63) + "g", String(repeating: "a", count: 63) + "/", ""] {
+            #expect(Array(text.utf8).withUnsafeBytes { Digest(hexUTF8: $0) } == nil, "\(text)")
+        }
+    }
+
     struct Holder: Codable, Equatable {
         var digest: Digest
     }
