@@ -60,27 +60,10 @@ struct IndexJSONTests {
 
     /// A random index: entries with and without names, platforms, annotations and unknown fields.
     static func randomIndex(_ seed: UInt64) -> Index {
-        var state = seed | 1
-        func next() -> UInt64 {
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            return state
-        }
-        func text() -> String {
-            let alphabet = Array("abcXYZ019-._:/ \"\\\u{1}\n\té😀")
-            return String((0..<Int(next() % 12)).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] })
-        }
-        func value(_ depth: Int) -> JSONValue {
-            switch next() % (depth > 2 ? 4 : 6) {
-            case 0: return .null
-            case 1: return .bool(next() % 2 == 0)
-            case 2: return .int(Int64(bitPattern: next()) >> Int64(next() % 60))
-            case 3: return .string(text())
-            case 4: return .array((0..<Int(next() % 3)).map { _ in value(depth + 1) })
-            default: return .object(Dictionary((0..<Int(next() % 3)).map { i in ("k\(i)\(text())", value(depth + 1)) }) { a, _ in a })
-            }
-        }
+        var random = RandomJSON(seed: seed)
+        func next() -> UInt64 { random.next() }
+        func text() -> String { random.text() }
+        func value(_ depth: Int) -> JSONValue { random.value(depth) }
         // Unknown keys that sort before, between and after the known ones.
         func unknownKey() -> String {
             let stems = ["A", "b", "annotationz", "dz", "digest0", "mediaTypf", "os.z", "platforms", "sizes", "u", "x-"]
@@ -91,8 +74,7 @@ struct IndexJSONTests {
         if next() % 4 == 0 { index.annotations = ["a": text(), "b\(text())": text()] }
         if next() % 4 == 0 { index.unknownFields["x-\(text())"] = value(0) }
         for _ in 0..<Int(next() % 20) {
-            let hex = (0..<4).map { _ in String(format: "%016llx", next()) }.joined()
-            var descriptor = Descriptor(mediaType: MediaType(text()), digest: try! Digest("sha256:" + hex), size: Int64(next() % 1_000_000))
+            var descriptor = Descriptor(mediaType: MediaType(text()), digest: random.digest(), size: Int64(next() % 1_000_000))
             if next() % 2 == 0 { descriptor.refName = "team/app:\(next() % 100)" }
             if next() % 3 == 0 {
                 var platform = Platform(os: "linux", architecture: text(), variant: next() % 2 == 0 ? "v\(next() % 9)" : nil)

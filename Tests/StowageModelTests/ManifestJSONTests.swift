@@ -68,30 +68,12 @@ struct ManifestJSONTests {
     /// A random manifest: media types, layers with and without annotations, urls,
     /// subjects, artifact types, unknown fields at every level.
     static func randomManifest(_ seed: UInt64) -> Manifest {
-        var state = seed | 1
-        func next() -> UInt64 {
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            return state
-        }
-        func text() -> String {
-            let alphabet = Array("abcXYZ019-._:/+ \"\\\u{1}\n\té😀")
-            return String((0..<Int(next() % 12)).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] })
-        }
-        func value(_ depth: Int) -> JSONValue {
-            switch next() % (depth > 2 ? 4 : 6) {
-            case 0: return .null
-            case 1: return .bool(next() % 2 == 0)
-            case 2: return .int(Int64(bitPattern: next()) >> Int64(next() % 60))
-            case 3: return .string(text())
-            case 4: return .array((0..<Int(next() % 3)).map { _ in value(depth + 1) })
-            default: return .object(Dictionary((0..<Int(next() % 3)).map { i in ("k\(i)\(text())", value(depth + 1)) }) { a, _ in a })
-            }
-        }
+        var random = RandomJSON(seed: seed)
+        func next() -> UInt64 { random.next() }
+        func text() -> String { random.text() }
+        func value(_ depth: Int) -> JSONValue { random.value(depth) }
         func descriptor() -> Descriptor {
-            let hex = (0..<4).map { _ in String(format: "%016llx", next()) }.joined()
-            var descriptor = Descriptor(mediaType: MediaType(text()), digest: try! Digest("sha256:" + hex), size: Int64(next() % 1_000_000_000))
+            var descriptor = Descriptor(mediaType: MediaType(text()), digest: random.digest(), size: Int64(next() % 1_000_000_000))
             if next() % 3 == 0 { descriptor.annotations = ["a\(text())": text()] }
             if next() % 5 == 0 { descriptor.urls = [text()] }
             if next() % 5 == 0 { descriptor.artifactType = text() }
