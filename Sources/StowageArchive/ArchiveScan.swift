@@ -256,10 +256,10 @@ struct ArchiveScan {
         guard parts[1] == "sha256" else {
             throw StowageError(.invalidArchive, "\(archive): entry \(path) uses the digest algorithm '\(parts[1])'; only sha256 is supported")
         }
-        guard Digest.isValidHex(String(parts[2])) else {
+        guard let digest = Digest(validHex: String(parts[2])) else {
             throw StowageError(.invalidArchive, "\(archive): entry \(path) is not named by a valid sha256 digest (64 lowercase hex digits)")
         }
-        return try Digest(hex: String(parts[2]))
+        return digest
     }
 
     /// A one-line error naming the archive and the entry.

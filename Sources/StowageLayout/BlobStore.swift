@@ -34,7 +34,7 @@ public struct BlobStore: Sendable {
     public func digests(matching prefix: DigestPrefix) throws -> [Digest] {
         guard FileSystem.isDirectoryFollowingLinks(directory) else { return [] }
         return try FileSystem.listDirectory(directory).compactMap { name in
-            name.hasPrefix(prefix.hex) ? try? Digest(hex: name) : nil
+            name.hasPrefix(prefix.hex) ? Digest(validHex: name) : nil
         }
     }
 

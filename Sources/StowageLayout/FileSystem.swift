@@ -229,30 +229,22 @@ public enum FileSystem {
     /// (nil for a pipe), grown only if the file grew; nil once it holds more than `limit`.
     private static func readAll(_ fd: Int32, statedSize: Int?, limit: Int, path: String) throws -> [UInt8]? {
         // One byte more than stated, so a file that grew is noticed without a second read
-        // in the usual case.
-        var capacity = Swift.min(statedSize ?? 64 * 1024, limit) + 1
-        var bytes: [UInt8] = []
+        // in the usual case. The bytes are read over, so they need no zeroing first.
+        let capacity = Swift.min(statedSize ?? 64 * 1024, limit) + 1
+        var bytes = [UInt8](unsafeUninitializedCapacity: capacity) { _, initialized in initialized = capacity }
         var count = 0
         while true {
-            if count == capacity {
-                guard capacity <= limit else { return nil }
-                capacity = Swift.min(capacity * 2, limit + 1)
-            }
-            if bytes.count < capacity {
-                let old = bytes
-                bytes = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
-                    _ = buffer.initialize(from: old)
-                    initialized = capacity
-                }
-            }
             let n = try bytes.withUnsafeMutableBytes { buffer in
-                try read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[count..<capacity]), path: path)
+                try read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[count...]), path: path)
             }
             count += n
             // As long as the file stated: done, without a read that only says end of file.
             if n == 0 || count == statedSize { break }
+            if count == bytes.count {
+                guard bytes.count <= limit else { return nil }
+                bytes += repeatElement(0, count: Swift.min(bytes.count * 2, limit + 1) - bytes.count)
+            }
         }
-        guard count <= limit else { return nil }
         bytes.removeLast(bytes.count - count)
         return bytes
     }

@@ -143,7 +143,7 @@ public struct GarbageCollector {
         var removedAny = false
         for name in names.sorted() {
             // Files not named by a digest are not Stowage's to remove; `verify` lists them.
-            guard Digest.isValidHex(name), let digest = try? Digest(hex: name), !reachable.contains(digest) else { continue }
+            guard let digest = Digest(validHex: name), !reachable.contains(digest) else { continue }
             let path = "\(directory)/\(name)"
             guard let st = try FileSystem.status(path), (st.st_mode & S_IFMT) == S_IFREG else { continue }
             if isYoung(st, now: now) {
@@ -199,7 +199,7 @@ public struct GarbageCollector {
         guard grace > 0 else { return [] }
         var roots: [ReachabilityRoot] = []
         for name in names {
-            guard Digest.isValidHex(name), let digest = try? Digest(hex: name), !reachable.contains(digest) else { continue }
+            guard let digest = Digest(validHex: name), !reachable.contains(digest) else { continue }
             let path = layout.blobs.path(of: digest)
             guard let st = try FileSystem.status(path), (st.st_mode & S_IFMT) == S_IFREG, isYoung(st, now: now),
                 st.st_size <= BlobStore.maxDocumentSize,

@@ -325,7 +325,7 @@ public struct LayoutVerifier: Sendable {
             var found: [(name: String, problem: VerifyProblem)] = []
             for (name, isRegularFile) in entries {
                 let file = "\(path)/\(name)"
-                guard let digest = try? Digest(hex: name) else {
+                guard let digest = Digest(validHex: name) else {
                     found.append((name, VerifyProblem(
                         kind: .strayFile, path: relative(file),
                         message: "\(file) is not named by a valid sha256 digest (64 lowercase hex digits)")))

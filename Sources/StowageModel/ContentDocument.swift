@@ -68,8 +68,7 @@ public enum ContentDocument: Sendable, Equatable {
         // Most documents are manifests that agree with their descriptor: one fast read.
         // Anything else takes the checks below, which word every refusal.
         if mediaType.isManifest, let manifest = Manifest.readFast(bytes, what: what),
-            DocumentShape(stated: manifest.mediaType, hasManifests: (manifest.unknownFields["manifests"] ?? .null) != .null, hasConfig: true)
-                .agrees(with: mediaType)
+            DocumentShape(of: manifest).agrees(with: mediaType)
         {
             self = .manifest(manifest)
             return

@@ -38,11 +38,17 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible, C
 
     /// Accepts the 64 lowercase hex digits alone.
     public init(hex: String) throws {
-        var text = hex
-        let parsed = text.withUTF8 { Digest(hexUTF8: UnsafeRawBufferPointer($0)) }
-        guard let parsed else {
+        guard let parsed = Digest(validHex: hex) else {
             throw StowageError(.invalidDigest, "invalid sha256 digest 'sha256:\(Self.printable(hex))': expected 64 lowercase hex digits")
         }
+        self = parsed
+    }
+
+    /// The digest whose 64 lowercase hex digits are `hex`; nil for anything else, with
+    /// no error made: for listings of `blobs/sha256/`, where other names are expected.
+    public init?(validHex hex: String) {
+        var text = hex
+        guard let parsed = text.withUTF8({ Digest(hexUTF8: UnsafeRawBufferPointer($0)) }) else { return nil }
         self = parsed
     }
 
@@ -108,9 +114,7 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible, C
 
     /// Whether `hex` is exactly 64 lowercase hex digits.
     public static func isValidHex(_ hex: String) -> Bool {
-        let utf8 = hex.utf8
-        guard utf8.count == 64 else { return false }
-        return utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+        Digest(validHex: hex) != nil
     }
 
     /// `sha256:<hex>`.

@@ -7,51 +7,27 @@ extension Index {
     /// kept, never with a copy of the whole document. Given the document's size,
     /// room for the entries is made once, after the first few show how large they are.
     public init(reading reader: JSONReader, what: String, documentSize: Int64? = nil) throws {
-        var schemaVersion: Int?
-        var mediaType: MediaType?
-        var artifactType: String?
+        var fields = DocumentFields()
         var manifests: [Descriptor] = []
-        var subject: Descriptor?
-        var annotations: [String: String]?
-        var unknown: [String: JSONValue] = [:]
+        let scanner = DescriptorScanner(shared: reader.internedString)
         try reader.readObject { key in
             let field = JSONField(what: what, path: key)
-            switch key {
-            case "schemaVersion": schemaVersion = try field.int(reader.readValue())
-            case "mediaType": mediaType = try field.optionalString(reader.readValue()).map(MediaType.init(rawValue:))
-            case "artifactType": artifactType = try field.optionalString(reader.readValue())
-            case "manifests":
-                guard try reader.nextIsArray() else {
-                    _ = try reader.readValue()
-                    throw field.wrongType()
+            guard key == "manifests" else { return try fields.read(key, from: reader, field: field, scanner: scanner) }
+            try reader.readDescriptors(field, scanner: scanner) { descriptor, position in
+                manifests.append(descriptor)
+                if position == 15, let documentSize, reader.bytesRead > 0 {
+                    let perEntry = Swift.max(1, reader.bytesRead / 16)
+                    manifests.reserveCapacity(Int(Swift.min(documentSize / perEntry, 4_000_000)) + 16)
                 }
-                var position = 0
-                let scanner = DescriptorScanner(shared: reader.internedString)
-                try reader.readArray {
-                    if let fast = try reader.readInPlace({ scanner.scan($0) }) {
-                        manifests.append(fast)
-                    } else {
-                        manifests.append(try Descriptor(reading: reader, field: field.element(position)))
-                    }
-                    if position == 15, let documentSize, reader.bytesRead > 0 {
-                        let perEntry = Swift.max(1, reader.bytesRead / 16)
-                        manifests.reserveCapacity(Int(Swift.min(documentSize / perEntry, 4_000_000)) + 16)
-                    }
-                    position += 1
-                }
-            case "subject":
-                if try !reader.skipNull() { subject = try Descriptor(reading: reader, field: field) }
-            case "annotations": annotations = try field.optionalStringMap(reader.readValue())
-            default: unknown[key] = try reader.readValue()
             }
         }
         try reader.expectEnd()
-        guard let schemaVersion else { throw JSONField(what: what, path: "").missing("schemaVersion") }
-        self.init(mediaType: mediaType, manifests: manifests, annotations: annotations)
+        let schemaVersion = try fields.requiredSchemaVersion(what: what)
+        self.init(mediaType: fields.mediaType, manifests: manifests, annotations: fields.annotations)
         self.schemaVersion = schemaVersion
-        self.artifactType = artifactType
-        self.subject = subject
-        self.unknownFields = unknown
+        self.artifactType = fields.artifactType
+        self.subject = fields.subject
+        self.unknownFields = fields.unknown
     }
 
     /// Parses an index from bytes.
@@ -91,6 +67,60 @@ extension Index {
         }
         if let failure { throw failure }
         try sink(writer.takeBytes())
+    }
+}
+
+/// The fields an index and a manifest have in common, read alike for both: each
+/// document's reader takes its own fields (`manifests`; `config` and `layers`) and hands
+/// every other key here, unknown ones included, which are kept as they are.
+struct DocumentFields {
+    var schemaVersion: Int?
+    var mediaType: MediaType?
+    var artifactType: String?
+    var subject: Descriptor?
+    var annotations: [String: String]?
+    var unknown: [String: JSONValue] = [:]
+
+    /// Reads the value at `key` of the document.
+    mutating func read(_ key: String, from reader: JSONReader, field: JSONField, scanner: DescriptorScanner) throws {
+        switch key {
+        case "schemaVersion": schemaVersion = try field.int(reader.readValue())
+        case "mediaType": mediaType = try field.optionalString(reader.readValue()).map(MediaType.init(rawValue:))
+        case "artifactType": artifactType = try field.optionalString(reader.readValue())
+        case "subject":
+            if try !reader.skipNull() { subject = try reader.readDescriptor(field, scanner: scanner) }
+        case "annotations": annotations = try field.optionalStringMap(reader.readValue())
+        default: unknown[key] = try reader.readValue()
+        }
+    }
+
+    /// The schema version, which both documents must state.
+    func requiredSchemaVersion(what: String) throws -> Int {
+        guard let schemaVersion else { throw JSONField(what: what, path: "").missing("schemaVersion") }
+        return schemaVersion
+    }
+}
+
+extension JSONReader {
+    /// Reads the descriptor at `field`: through `scanner` when it has the usual shape,
+    /// else field by field, which also words any error.
+    func readDescriptor(_ field: JSONField, scanner: DescriptorScanner) throws -> Descriptor {
+        if let fast = try readInPlace({ scanner.scan($0) }) { return fast }
+        return try Descriptor(reading: self, field: field)
+    }
+
+    /// Reads the array of descriptors at `field` (`manifests`, `layers`), handing each to
+    /// `each` with its position.
+    func readDescriptors(_ field: JSONField, scanner: DescriptorScanner, _ each: (Descriptor, Int) -> Void) throws {
+        guard try nextIsArray() else {
+            _ = try readValue()
+            throw field.wrongType()
+        }
+        var position = 0
+        try readArray {
+            each(try readDescriptor(field.element(position), scanner: scanner), position)
+            position += 1
+        }
     }
 }
 

@@ -10,51 +10,28 @@
 extension Manifest {
     /// Reads a manifest from `reader`; `what` names it in errors.
     init(reading reader: JSONReader, what: String) throws {
-        var schemaVersion: Int?
-        var mediaType: MediaType?
-        var artifactType: String?
+        var fields = DocumentFields()
         var config: Descriptor?
         var layers: [Descriptor] = []
-        var subject: Descriptor?
-        var annotations: [String: String]?
-        var unknown: [String: JSONValue] = [:]
         let scanner = DescriptorScanner(shared: reader.internedString)
-        func descriptor(_ field: JSONField) throws -> Descriptor {
-            if let fast = try reader.readInPlace({ scanner.scan($0) }) { return fast }
-            return try Descriptor(reading: reader, field: field)
-        }
         try reader.readObject { key in
             let field = JSONField(what: what, path: key)
             switch key {
-            case "schemaVersion": schemaVersion = try field.int(reader.readValue())
-            case "mediaType": mediaType = try field.optionalString(reader.readValue()).map(MediaType.init(rawValue:))
-            case "artifactType": artifactType = try field.optionalString(reader.readValue())
-            case "config": config = try descriptor(field)
+            case "config": config = try reader.readDescriptor(field, scanner: scanner)
             case "layers":
                 if try reader.skipNull() { return }
-                guard try reader.nextIsArray() else {
-                    _ = try reader.readValue()
-                    throw field.wrongType()
-                }
-                var position = 0
-                try reader.readArray {
-                    layers.append(try descriptor(field.element(position)))
-                    position += 1
-                }
-            case "subject":
-                if try !reader.skipNull() { subject = try descriptor(field) }
-            case "annotations": annotations = try field.optionalStringMap(reader.readValue())
-            default: unknown[key] = try reader.readValue()
+                try reader.readDescriptors(field, scanner: scanner) { descriptor, _ in layers.append(descriptor) }
+            default: try fields.read(key, from: reader, field: field, scanner: scanner)
             }
         }
         try reader.expectEnd()
-        guard let schemaVersion else { throw JSONField(what: what, path: "").missing("schemaVersion") }
+        let schemaVersion = try fields.requiredSchemaVersion(what: what)
         guard let config else { throw JSONField(what: what, path: "").missing("config") }
-        self.init(mediaType: mediaType, config: config, layers: layers, annotations: annotations)
+        self.init(mediaType: fields.mediaType, config: config, layers: layers, annotations: fields.annotations)
         self.schemaVersion = schemaVersion
-        self.artifactType = artifactType
-        self.subject = subject
-        self.unknownFields = unknown
+        self.artifactType = fields.artifactType
+        self.subject = fields.subject
+        self.unknownFields = fields.unknown
     }
 
     /// The manifest in `bytes` when the fast reader takes it; nil sends the caller to the

@@ -85,10 +85,12 @@ struct DocumentShape {
     var hasManifests = false
     var hasConfig = false
 
-    init(stated: MediaType?, hasManifests: Bool, hasConfig: Bool) {
-        self.stated = stated
-        self.hasManifests = hasManifests
-        self.hasConfig = hasConfig
+    /// The shape of a document already read as a manifest: it has a config, and any
+    /// `manifests` it carries is among its unknown fields.
+    init(of manifest: Manifest) {
+        stated = manifest.mediaType
+        hasManifests = (manifest.unknownFields["manifests"] ?? .null) != .null
+        hasConfig = true
     }
 
     init(_ bytes: [UInt8], what: String) throws {

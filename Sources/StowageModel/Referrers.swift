@@ -71,9 +71,7 @@ public struct CosignTag: Hashable, Sendable, CustomStringConvertible {
     /// The digest a fallback tag `sha256-<hex>` names; nil for any other tag.
     public static func fallbackSubject(_ tag: String) -> Digest? {
         guard tag.hasPrefix("sha256-") else { return nil }
-        let hex = String(tag.dropFirst("sha256-".count))
-        guard Digest.isValidHex(hex) else { return nil }
-        return try? Digest(hex: hex)
+        return Digest(validHex: String(tag.dropFirst("sha256-".count)))
     }
 
     /// The tag of a layout name: what follows the last `:` after the last `/`, or the
